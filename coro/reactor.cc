@@ -1,0 +1,251 @@
+#include "coro/reactor.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "coro/log.h"
+
+namespace coronet::coro {
+namespace {
+
+thread_local Reactor* tls_reactor = nullptr;
+
+void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
+                const timespec* timeout) {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected,
+          timeout, nullptr, 0);
+}
+
+void futex_wake(std::atomic<std::uint32_t>* word) {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+          nullptr, 0);
+}
+
+}  // namespace
+
+namespace detail {
+
+void schedule_on(Reactor& r, Suspension& s) { r.schedule(s); }
+
+DetachedPromise::~DetachedPromise() {
+  // Unlink from the reactor's list of live tasks (finished or destroyed at shutdown).
+  if (prev_ != nullptr) {
+    prev_->next_ = next_;
+  } else {
+    reactor_->tasks_ = next_;
+  }
+  if (next_ != nullptr) next_->prev_ = prev_;
+  --reactor_->live_tasks_;
+  if (finished_) {
+    ++reactor_->stats_.finished;
+  } else {
+    ++reactor_->stats_.destroyed_at_shutdown;
+  }
+}
+
+}  // namespace detail
+
+MonotonicClock& MonotonicClock::instance() {
+  static MonotonicClock clock;
+  return clock;
+}
+
+Reactor::Reactor(ReactorOptions options)
+    : options_(options),
+      clock_(options.clock != nullptr ? options.clock : &MonotonicClock::instance()),
+      epoch_(clock_->now()),
+      now_(epoch_),
+      tick_ns_(std::max<std::int64_t>(1, options.timer_tick.count())) {
+  if (tls_reactor != nullptr) {
+    throw TaskError("Reactor: this thread already has a reactor (one per thread)");
+  }
+  tls_reactor = this;
+}
+
+Reactor::~Reactor() {
+  shutdown();
+  if (tls_reactor == this) tls_reactor = nullptr;
+}
+
+Reactor* Reactor::current() { return tls_reactor; }
+
+void spawn(Task<void> task) {
+  Reactor* r = Reactor::current();
+  if (r == nullptr) throw TaskError("spawn: no reactor on this thread");
+  r->spawn(std::move(task));
+}
+
+detail::DetachedTask Reactor::run_detached(Reactor* self, Task<void> task) {
+  try {
+    co_await std::move(task);
+  } catch (...) {
+    self->report_exception(std::current_exception());
+  }
+}
+
+void Reactor::report_exception(std::exception_ptr e) {
+  ++stats_.unhandled_exceptions;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log::error("spawned task ended with an exception: {}", ex.what());
+  } catch (...) {
+    log::error("spawned task ended with a non-standard exception");
+  }
+}
+
+std::coroutine_handle<> Reactor::start_detached(Task<void> task) {
+  if (!task.valid()) throw TaskError("spawn: empty Task (default-constructed or moved-from)");
+  auto h = run_detached(this, std::move(task)).handle;
+  auto& p = h.promise();
+  p.next_ = tasks_;
+  if (tasks_ != nullptr) tasks_->prev_ = &p;
+  tasks_ = &p;
+  ++live_tasks_;
+  ++stats_.spawned;
+  p.start_.bind(h, *this);
+  p.start_.complete();  // first resumption in the next batch
+  return h;
+}
+
+void Reactor::spawn(Task<void> task) { start_detached(std::move(task)); }
+
+void Reactor::schedule(Suspension& s) { ready_.push_back(s); }
+
+void Reactor::add_poll_source(PollSource* source) {
+  if (std::find(sources_.begin(), sources_.end(), source) == sources_.end()) {
+    sources_.push_back(source);
+  }
+}
+
+void Reactor::remove_poll_source(PollSource* source) {
+  sources_.erase(std::remove(sources_.begin(), sources_.end(), source), sources_.end());
+}
+
+std::uint64_t Reactor::to_tick(TimePoint t) const {
+  if (t <= epoch_) return 0;
+  auto ns = std::chrono::duration_cast<Duration>(t - epoch_).count();
+  return static_cast<std::uint64_t>((ns + tick_ns_ - 1) / tick_ns_);  // round up: never early
+}
+
+void Reactor::arm_timer(TimerNode& node, TimePoint deadline) {
+  wheel_.schedule(node, to_tick(deadline));
+}
+
+bool Reactor::run_once() {
+  ++stats_.iterations;
+  now_ = clock_->now();
+  bool progress = false;
+  // 1. Poll sources: they complete suspensions (flow events) into the run queue.
+  for (PollSource* s : sources_) progress |= s->poll();
+  // 2. Resume one batch: everything ready now. What becomes ready meanwhile waits for the next
+  //    iteration, so a ping-pong of coroutines cannot starve the sources.
+  std::size_t batch = ready_.size();
+  while (batch-- > 0) {
+    Suspension* s = ready_.pop_front();
+    if (s == nullptr) break;  // a resumed coroutine destroyed queued frames
+    ++stats_.resumed;
+    progress = true;
+    detail::resume(s->handle());  // `s` may be gone after this
+  }
+  // 3. Timers due by this iteration's time.
+  auto tick = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<Duration>(clock_->now() - epoch_).count() / tick_ns_);
+  std::size_t fired = wheel_.advance(tick);
+  stats_.timers_fired += fired;
+  return progress || fired > 0 || !ready_.empty();
+}
+
+std::optional<TimePoint> Reactor::next_deadline() const {
+  std::optional<TimePoint> next;
+  if (auto t = wheel_.next_deadline()) next = epoch_ + Duration(static_cast<std::int64_t>(*t) * tick_ns_);
+  for (PollSource* s : sources_) {
+    if (auto t = s->next_event(); t && (!next || *t < *next)) next = t;
+  }
+  return next;
+}
+
+bool Reactor::idle_wait() {
+  if (!ready_.empty()) return true;
+  std::optional<TimePoint> next = next_deadline();
+  if (clock_->is_virtual()) {
+    // Virtual time: nothing else can happen before the next deadline, so jump to it.
+    if (next) {
+      clock_->advance_to(*next);
+      return true;
+    }
+    return false;  // no deadline anywhere: nothing can ever happen
+  }
+  if (!next && sources_.empty()) return false;  // nothing can ever wake us
+  if (options_.idle == IdleMode::kBusyPoll) return true;
+  // Sleep until the next deadline or a remote wake(). The sequence number is read after
+  // `sleeping_` is set and the sources are polled once more, so a producer that publishes work and
+  // then calls wake() either is seen by that poll or changes the futex word (see wake()).
+  sleeping_.store(true);
+  std::uint32_t seq = wake_seq_.load();
+  bool work = false;
+  for (PollSource* s : sources_) work |= s->poll();
+  if (!work && ready_.empty() && !stop_requested()) {
+    ++stats_.sleeps;
+    if (next) {
+      auto left = std::chrono::duration_cast<Duration>(*next - clock_->now()).count();
+      if (left > 0) {
+        timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+        futex_wait(&wake_seq_, seq, &ts);
+      }
+    } else {
+      futex_wait(&wake_seq_, seq, nullptr);
+    }
+  }
+  sleeping_.store(false);
+  return true;
+}
+
+void Reactor::run() {
+  while (!stop_requested()) {
+    if (!run_once() && !stop_requested() && !idle_wait()) {
+      log::debug("reactor: nothing left to run, no timers, no sources; run() returns");
+      return;
+    }
+  }
+}
+
+void Reactor::stop() {
+  stop_.store(true, std::memory_order_release);
+  wake();
+}
+
+void Reactor::wake() {
+  wake_seq_.fetch_add(1);
+  if (sleeping_.load()) futex_wake(&wake_seq_);
+}
+
+void Reactor::shutdown() {
+  // Destroying a frame destroys the tasks it awaits and unlinks their awaiters and timers.
+  while (tasks_ != nullptr) {
+    auto h = std::coroutine_handle<detail::DetachedPromise>::from_promise(*tasks_);
+    h.destroy();
+  }
+}
+
+bool YieldAwaiter::await_suspend(std::coroutine_handle<> h) {
+  Reactor* r = Reactor::current();
+  if (r == nullptr) return false;
+  s_.bind(h, *r);
+  s_.complete();
+  return true;
+}
+
+bool SleepAwaiter::await_ready() {
+  reactor_ = Reactor::current();
+  if (reactor_ == nullptr) return true;
+  if (relative_) deadline_ = reactor_->clock().now() + *relative_;
+  return false;
+}
+
+}  // namespace coronet::coro

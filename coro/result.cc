@@ -1,0 +1,36 @@
+#include "coro/result.h"
+
+namespace coronet {
+
+std::string_view errc_message(Errc code) {
+  switch (code) {
+    case Errc::kCancelled:
+      return "operation cancelled";
+    case Errc::kTimedOut:
+      return "operation timed out";
+    case Errc::kAlreadyCancelled:
+      return "cancellation was already requested";
+    case Errc::kInvalidArgument:
+      return "invalid argument";
+    case Errc::kNoSuchCore:
+      return "no such core";
+    case Errc::kNotOnReactor:
+      return "not called from a reactor thread";
+    case Errc::kShuttingDown:
+      return "runtime is shutting down";
+    case Errc::kResourceExhausted:
+      return "resource exhausted";
+  }
+  return "unknown error";
+}
+
+std::string Error::message() const {
+  std::string m(errc_message(code_));
+  if (!detail_.empty()) {
+    m += ": ";
+    m += detail_;
+  }
+  return m;
+}
+
+}  // namespace coronet
