@@ -57,6 +57,8 @@ void set_sink(std::shared_ptr<spdlog::sinks::sink> sink) {
   l->set_formatter(make_formatter());
 }
 
+void reset_sink() { set_sink(std::make_shared<spdlog::sinks::stderr_sink_mt>()); }
+
 void set_level(spdlog::level::level_enum level) { instance()->set_level(level); }
 
 void set_thread_core(int core) { tls_core = core; }

@@ -14,6 +14,8 @@ spdlog::logger& logger();
 
 // Replaces the sinks (tests capture output this way). Keeps the coronet pattern.
 void set_sink(std::shared_ptr<spdlog::sinks::sink> sink);
+// Back to the default stderr sink.
+void reset_sink();
 void set_level(spdlog::level::level_enum level);
 
 // The core id printed in this thread's log lines; -1 means "not a reactor thread".

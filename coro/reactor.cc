@@ -65,11 +65,15 @@ Reactor::Reactor(ReactorOptions options)
     throw TaskError("Reactor: this thread already has a reactor (one per thread)");
   }
   tls_reactor = this;
+  log::set_thread_core(static_cast<int>(options_.core));
 }
 
 Reactor::~Reactor() {
   shutdown();
-  if (tls_reactor == this) tls_reactor = nullptr;
+  if (tls_reactor == this) {
+    tls_reactor = nullptr;
+    log::set_thread_core(-1);
+  }
 }
 
 Reactor* Reactor::current() { return tls_reactor; }

@@ -237,6 +237,28 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 }
 }  // namespace detail
 
+namespace detail {
+// co_await CurrentCancelState{}: the cancellation state of the awaiting coroutine, without
+// suspending.
+struct CurrentCancelState {
+  CancellationState* state = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> h) noexcept {
+    state = cancel_state_of(h);
+    return false;
+  }
+  CancellationState* await_resume() const noexcept { return state; }
+};
+}  // namespace detail
+
+// co_await current_token(): the token the calling coroutine observes (for polling
+// cancellation_requested() in long computations).
+struct CurrentTokenAwaiter : detail::CurrentCancelState {
+  CancellationToken await_resume() const noexcept { return CancellationToken(state); }
+};
+inline CurrentTokenAwaiter current_token() { return {}; }
+
 // The value a co_await on Task<T> produces, for generic code.
 template <typename A>
 using await_result_t = decltype(std::declval<A>().operator co_await().await_resume());

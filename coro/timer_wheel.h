@@ -125,15 +125,16 @@ class TimerWheel {
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
-  // Number of occupied slots advance() has fired or cascaded since construction. Each timer
-  // passes through at most kLevels + 1 of them, which is what bounds the cost of idle gaps; tests
-  // and metrics read it.
+  // Number of occupied slots advance() has fired or cascaded since construction. A timer within
+  // the 2^48 range passes through at most one slot per level, which is what bounds the cost of
+  // idle gaps (overflow timers add one pass per 2^48 block holding an overflow timer). For tests
+  // and metrics.
   uint64_t slot_events() const { return slot_events_; }
 
  private:
   // List indices: level * 64 + slot for wheel slots, then the two unsorted lists.
   static constexpr uint16_t kDueList = kLevels * kSlotsPerLevel;  // expiry <= now()
-  static constexpr uint16_t kOverflowList = kDueList + 1;         // differs from now() above 2^48
+  static constexpr uint16_t kOverflowList = kDueList + 1;         // differs from now() above bit 47
   static constexpr int kNumLists = kOverflowList + 1;
 
   using Link = timer_internal::Link;
