@@ -190,7 +190,7 @@ bool Reactor::idle_wait() {
   // Sleep until the next deadline or a remote wake(). The sequence number is read after
   // `sleeping_` is set and the sources are polled once more, so a producer that publishes work and
   // then calls wake() either is seen by that poll or changes the futex word (see wake()).
-  sleeping_.store(true);
+  sleeping_.exchange(1, std::memory_order_acq_rel);  // pairs with wake_if_sleeping()
   std::uint32_t seq = wake_seq_.load();
   bool work = false;
   for (PollSource* s : sources_) work |= s->poll();
@@ -206,7 +206,7 @@ bool Reactor::idle_wait() {
       futex_wait(&wake_seq_, seq, nullptr);
     }
   }
-  sleeping_.store(false);
+  sleeping_.store(0);
   return true;
 }
 
@@ -226,7 +226,7 @@ void Reactor::stop() {
 
 void Reactor::wake() {
   wake_seq_.fetch_add(1);
-  if (sleeping_.load()) futex_wake(&wake_seq_);
+  if (sleeping_.load() != 0) futex_wake(&wake_seq_);
 }
 
 void Reactor::shutdown() {

@@ -110,6 +110,14 @@ class Reactor {
   bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
   // Thread-safe: interrupts an idle sleep (used after publishing cross-core work).
   void wake();
+  // Thread-safe: call after publishing work this reactor will poll. A read-modify-write of
+  // `sleeping_` (not a plain load, not a fence: TSan models neither Dekker-style pattern) pairs with
+  // the exchange in idle_wait(): if it reads "awake", the reactor's exchange comes later in the
+  // flag's modification order and synchronises with it, so the reactor's last poll before
+  // sleeping sees the published work; otherwise the reactor is woken.
+  void wake_if_sleeping() {
+    if (sleeping_.fetch_add(0, std::memory_order_acq_rel) != 0) wake();
+  }
 
   // Runs the loop until `task` completes and returns its value (or rethrows its exception).
   // Throws TaskError if the task can never complete: nothing runnable, no timers, no sources.
@@ -147,7 +155,7 @@ class Reactor {
   std::size_t live_tasks_ = 0;
   ReactorStats stats_;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> sleeping_{false};
+  std::atomic<std::uint32_t> sleeping_{0};
   std::atomic<std::uint32_t> wake_seq_{0};
 };
 

@@ -238,6 +238,10 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 }  // namespace detail
 
 namespace detail {
+// void results become std::monostate so they fit in optionals, tuples and variants.
+template <typename T>
+using value_or_monostate_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
 // co_await CurrentCancelState{}: the cancellation state of the awaiting coroutine, without
 // suspending.
 struct CurrentCancelState {

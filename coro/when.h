@@ -15,10 +15,6 @@
 
 namespace coronet::coro::detail {
 
-// void results become std::monostate so they fit in tuples and variants.
-template <typename T>
-using value_or_monostate_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
-
 struct Latch {
   std::size_t remaining = 0;
   std::coroutine_handle<> waiter;
