@@ -187,6 +187,18 @@ bool Reactor::idle_wait() {
   }
   if (!next && sources_.empty()) return false;  // nothing can ever wake us
   if (options_.idle == IdleMode::kBusyPoll) return true;
+  // Spin a little first: cheap when work is about to arrive, bounded when it is not.
+  if (options_.spin_before_sleep.count() > 0) {
+    TimePoint spin_end = clock_->now() + options_.spin_before_sleep;
+    if (next && *next < spin_end) spin_end = *next;
+    do {
+      for (PollSource* s : sources_) {
+        if (s->poll()) return true;
+      }
+      if (!ready_.empty() || stop_requested()) return true;
+    } while (clock_->now() < spin_end);
+    if (next && clock_->now() >= *next) return true;
+  }
   // Sleep until the next deadline or a remote wake(). The sequence number is read after
   // `sleeping_` is set and the sources are polled once more, so a producer that publishes work and
   // then calls wake() either is seen by that poll or changes the futex word (see wake()).

@@ -193,7 +193,8 @@ void Runtime::core_thread(unsigned core, std::function<Task<void>()>& main_body,
     Reactor reactor(ReactorOptions{.core = core,
                                    .clock = nullptr,
                                    .timer_tick = options_.timer_tick,
-                                   .idle = options_.idle});
+                                   .idle = options_.idle,
+                                   .spin_before_sleep = options_.spin_before_sleep});
     {
       std::lock_guard lock(reactors_mu_);
       ctx.reactor_ = &reactor;

@@ -33,6 +33,7 @@ struct RuntimeOptions {
   bool pin = true;
   IdleMode idle = IdleMode::kSleep;
   Duration timer_tick = std::chrono::microseconds(1);
+  Duration spin_before_sleep = std::chrono::microseconds(50);  // see ReactorOptions
 };
 
 namespace detail {
