@@ -1,0 +1,141 @@
+// PacketPool and Packet: headroom/tailroom arithmetic, chains, exhaustion and double free as
+// counted errors, clone, bad configuration.
+#include "nic/packet_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <stdexcept>
+#include <vector>
+
+#include "nic/ether_addr.h"
+
+namespace coronet::nic {
+namespace {
+
+std::span<const std::byte> as_bytes(const char* s) {
+  return {reinterpret_cast<const std::byte*>(s), std::strlen(s)};
+}
+
+TEST(PacketPool, AllocGivesEmptyPacketWithHeadroom) {
+  PacketPool pool({.name = "t", .count = 4, .buffer_size = 2048, .headroom = 128});
+  Packet* p = pool.alloc();
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->size(), 0u);
+  EXPECT_EQ(p->headroom(), 128u);
+  EXPECT_EQ(p->tailroom(), 2048u - 128u);
+  EXPECT_EQ(p->pool(), &pool);
+  PacketPool::free(p);
+  EXPECT_EQ(pool.stats().in_use, 0u);
+}
+
+TEST(PacketPool, PrependAppendTrim) {
+  PacketPool pool({.count = 1, .buffer_size = 256, .headroom = 64});
+  Packet* p = pool.alloc();
+  ASSERT_TRUE(p->append_bytes(as_bytes("payload")));
+  std::byte* h = p->prepend(4);
+  ASSERT_NE(h, nullptr);
+  std::memcpy(h, "HDR:", 4);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(p->data()), p->size()), "HDR:payload");
+  EXPECT_EQ(p->prepend(61), nullptr);  // only 60 bytes of headroom left
+  EXPECT_TRUE(p->trim_front(4));
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(p->data()), p->size()), "payload");
+  EXPECT_TRUE(p->truncate(3));
+  EXPECT_EQ(p->size(), 3u);
+  EXPECT_FALSE(p->truncate(4));
+  EXPECT_EQ(p->append(p->tailroom() + 1), nullptr);
+  PacketPool::free(p);
+}
+
+TEST(PacketPool, ExhaustionIsCountedNotFatal) {
+  PacketPool pool({.count = 3, .buffer_size = 256, .headroom = 0});
+  std::array<Packet*, 5> out{};
+  EXPECT_EQ(pool.alloc_bulk(out), 3u);
+  EXPECT_EQ(pool.alloc(), nullptr);
+  EXPECT_EQ(pool.stats().exhausted, 2u);  // the bulk's 4th slot and the single alloc
+  EXPECT_EQ(pool.stats().high_watermark, 3u);
+  PacketPool::free_bulk(std::span<Packet* const>(out.data(), 3));
+  EXPECT_EQ(pool.available(), 3u);
+  EXPECT_NE(pool.alloc(), nullptr);
+}
+
+TEST(PacketPool, DoubleFreeIsDetectedAndIgnored) {
+  PacketPool pool({.count = 2, .buffer_size = 256, .headroom = 0});
+  Packet* p = pool.alloc();
+  PacketPool::free(p);
+  PacketPool::free(p);
+  EXPECT_EQ(pool.stats().double_frees, 1u);
+  EXPECT_EQ(pool.stats().in_use, 0u);
+  // The free list was not corrupted: exactly two distinct packets come out.
+  Packet* a = pool.alloc();
+  Packet* b = pool.alloc();
+  EXPECT_NE(a, b);
+  EXPECT_EQ(pool.alloc(), nullptr);
+}
+
+TEST(PacketPool, ChainsFreeEverySegmentAndCopyOut) {
+  PacketPool pool({.count = 4, .buffer_size = 128, .headroom = 0});
+  Packet* a = pool.alloc();
+  Packet* b = pool.alloc();
+  a->append_bytes(as_bytes("hello "));
+  b->append_bytes(as_bytes("world"));
+  a->set_next(b);
+  EXPECT_EQ(a->chain_size(), 11u);
+  EXPECT_EQ(a->chain_segments(), 2u);
+  std::array<std::byte, 32> buf{};
+  ASSERT_EQ(a->copy_out(buf), 11u);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), 11), "hello world");
+  std::array<std::byte, 4> small{};
+  EXPECT_EQ(a->copy_out(small), 4u);
+  PacketPool::free(a);
+  EXPECT_EQ(pool.stats().in_use, 0u);
+}
+
+TEST(PacketPool, CloneIsADeepCopyAndFailsCleanly) {
+  PacketPool pool({.count = 3, .buffer_size = 128, .headroom = 16});
+  Packet* a = pool.alloc();
+  Packet* b = pool.alloc();
+  a->append_bytes(as_bytes("abc"));
+  b->append_bytes(as_bytes("def"));
+  a->set_next(b);
+  a->meta.rss_hash = 77;
+  Packet* c = pool.clone(*a);  // needs 2 buffers, only 1 left
+  EXPECT_EQ(c, nullptr);
+  EXPECT_EQ(pool.stats().in_use, 2u);  // nothing leaked by the failed clone
+  b->truncate(0);
+  a->set_next(nullptr);
+  PacketPool::free(b);
+  c = pool.clone(*a);
+  ASSERT_NE(c, nullptr);
+  EXPECT_NE(c->data(), a->data());
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(c->data()), c->size()), "abc");
+  EXPECT_EQ(c->meta.rss_hash, 77u);
+  EXPECT_EQ(c->headroom(), a->headroom());
+  PacketPool::free(a);
+  PacketPool::free(c);
+}
+
+TEST(PacketPool, BadConfigurationIsRejectedWithAMessage) {
+  EXPECT_THROW(PacketPool({.name = "zero", .count = 0}), std::invalid_argument);
+  try {
+    PacketPool bad({.name = "tiny", .count = 1, .buffer_size = 100, .headroom = 64});
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(),
+                 "PacketPool tiny: buffer_size 100 leaves less than 64 bytes after headroom 64");
+  }
+}
+
+TEST(MacAddress, ParseAndFormat) {
+  auto m = MacAddress::parse("02:00:5E:10:00:0a");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->to_string(), "02:00:5e:10:00:0a");
+  EXPECT_FALSE(m->is_multicast());
+  EXPECT_TRUE(MacAddress::broadcast().is_broadcast());
+  EXPECT_FALSE(MacAddress::parse("02:00:5e:10:00").has_value());
+  EXPECT_FALSE(MacAddress::parse("02-00-5e-10-00-0a").has_value());
+  EXPECT_FALSE(MacAddress::parse("0g:00:5e:10:00:0a").has_value());
+}
+
+}  // namespace
+}  // namespace coronet::nic
