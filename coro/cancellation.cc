@@ -51,4 +51,15 @@ Result<void> CancellationState::request() {
   return {};
 }
 
+LinkedSource::LinkedSource(CancellationState* parent) {
+  if (parent != nullptr && parent->requested()) {
+    (void)source_.cancel();
+    return;
+  }
+  link_.target = &source_;
+  link_.attach(parent, [](CancellationRegistration* r) {
+    (void)static_cast<Link*>(r)->target->cancel();
+  });
+}
+
 }  // namespace coronet::coro

@@ -90,4 +90,26 @@ class CancellationSource {
   CancellationState state_;
 };
 
+// A source that is also cancelled when a parent state is (the parent may be null). The building
+// block of with_timeout/when_any: their children observe this source, which the caller's own
+// token still reaches.
+class LinkedSource {
+ public:
+  explicit LinkedSource(CancellationState* parent);
+  LinkedSource(const LinkedSource&) = delete;
+  LinkedSource& operator=(const LinkedSource&) = delete;
+
+  CancellationSource& source() { return source_; }
+  CancellationToken token() { return source_.token(); }
+  Result<void> cancel() { return source_.cancel(); }
+  bool cancelled() const { return source_.cancelled(); }
+
+ private:
+  struct Link : CancellationRegistration {
+    CancellationSource* target = nullptr;
+  };
+  CancellationSource source_;
+  Link link_;  // destroyed first: detaches from the parent before the source goes away
+};
+
 }  // namespace coronet::coro

@@ -9,20 +9,13 @@
 #include "coro/event.h"
 #include "coro/reactor.h"
 #include "coro/timeout.h"
+#include "coro/testing.h"
 
 namespace coronet::coro {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct VirtualReactor {
-  VirtualClock clock;
-  Reactor reactor{ReactorOptions{.core = 0, .clock = &clock}};
-  void drain() {
-    while (reactor.run_once()) {
-    }
-  }
-};
+using testing::VirtualReactor;
 
 struct Outcome {
   int resumes = 0;

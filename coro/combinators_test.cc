@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "coro/reactor.h"
+#include "coro/testing.h"
 #include "coro/when_all.h"
 #include "coro/when_any.h"
 
@@ -14,11 +15,7 @@ namespace coronet::coro {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct VirtualReactor {
-  VirtualClock clock;
-  Reactor reactor{ReactorOptions{.core = 0, .clock = &clock}};
-};
+using testing::VirtualReactor;
 
 Task<int> after(Duration d, int v) {
   (void)co_await sleep_for(d);

@@ -12,16 +12,13 @@
 
 #include "coro/event.h"
 #include "coro/log.h"
+#include "coro/testing.h"
 
 namespace coronet::coro {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct VirtualReactor {
-  VirtualClock clock;
-  Reactor reactor{ReactorOptions{.core = 0, .clock = &clock}};
-};
+using testing::VirtualReactor;
 
 TEST(Reactor, SleepOnVirtualTimeJumpsStraightToTheDeadline) {
   VirtualReactor v;
@@ -80,8 +77,7 @@ TEST(Reactor, YieldLetsOtherReadyCoroutinesRunInBatches) {
   };
   v.reactor.spawn(worker(trace, 'a'));
   v.reactor.spawn(worker(trace, 'b'));
-  while (v.reactor.run_once()) {
-  }
+  v.drain();
   EXPECT_EQ(trace, "ababab");
 }
 
@@ -97,8 +93,7 @@ TEST(Reactor, EventWakesEveryWaiterOnce) {
   EXPECT_EQ(ev.waiters(), 5u);
   ev.set();
   ev.set();  // a second set while they are queued must not resume anyone twice
-  while (v.reactor.run_once()) {
-  }
+  v.drain();
   EXPECT_EQ(woken, 5);
   EXPECT_EQ(v.reactor.live_tasks(), 0u);
 }
@@ -113,8 +108,7 @@ TEST(Reactor, SpawnedTaskExceptionIsLoggedAndCounted) {
       throw std::runtime_error("disk on fire");
     };
     v.reactor.spawn(bad());
-    while (v.reactor.run_once()) {
-    }
+    v.drain();
     EXPECT_EQ(v.reactor.stats().unhandled_exceptions, 1u);
     EXPECT_EQ(v.reactor.live_tasks(), 0u);
   }

@@ -21,13 +21,6 @@ using timeout_result_t = std::conditional_t<is_result_v<T>, T, Result<T>>;
 
 namespace detail {
 
-struct TimeoutLink : CancellationRegistration {
-  CancellationSource* source = nullptr;
-  static void forward(CancellationRegistration* r) {
-    (void)static_cast<TimeoutLink*>(r)->source->cancel();
-  }
-};
-
 struct TimeoutTimer : TimerNode {
   TimeoutTimer() : TimerNode(&TimeoutTimer::expire) {}
   CancellationSource* source = nullptr;
@@ -58,17 +51,9 @@ Task<timeout_result_t<T>> with_timeout(Task<T> task, Duration timeout) {
   if (!task.valid()) {
     throw TaskError("with_timeout: empty Task (default-constructed or moved-from)");
   }
-  CancellationSource source;
-  detail::TimeoutLink link;
-  link.source = &source;
-  CancellationState* parent = co_await detail::CurrentCancelState{};
-  if (parent != nullptr && parent->requested()) {
-    (void)source.cancel();
-  } else {
-    link.attach(parent, &detail::TimeoutLink::forward);
-  }
+  LinkedSource source(co_await detail::CurrentCancelState{});
   detail::TimeoutTimer timer;
-  timer.source = &source;
+  timer.source = &source.source();
   reactor->arm_timer(timer, reactor->clock().now() + timeout);
 
   auto finish = [&](R r) -> R {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <exception>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -92,9 +93,17 @@ Child run_child(Task<T> task, Slot<T>& slot) {
 
 // co_await StartAll{...}: starts every child under `cancel` (null: the awaiting coroutine's
 // token) and suspends until the latch reaches zero.
+// One child per task, each writing into the matching slot of `slots`.
+template <typename... Ts>
+std::array<Child, sizeof...(Ts)> make_children(std::tuple<Slot<Ts>...>& slots, Task<Ts>... tasks) {
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<Child, sizeof...(Ts)>{run_child(std::move(tasks), std::get<I>(slots))...};
+  }(std::index_sequence_for<Ts...>{});
+}
+
 template <std::size_t N>
 struct StartAll {
-  std::array<Child*, N> children;
+  std::array<Child, N>& children;
   Latch& latch;
   CancellationState* cancel = nullptr;
   bool use_parent_token = true;
@@ -105,7 +114,7 @@ struct StartAll {
     latch.waiter = parent;
     CancellationState* state = use_parent_token ? cancel_state_of(parent) : cancel;
     for (std::size_t i = 0; i < N; ++i) {
-      auto h = children[i]->handle();
+      auto h = children[i].handle();
       h.promise().start(&latch, i, state);
       resume(h);
     }

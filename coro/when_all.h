@@ -16,13 +16,8 @@ Task<std::tuple<detail::value_or_monostate_t<Ts>...>> when_all(Task<Ts>... tasks
   constexpr std::size_t N = sizeof...(Ts);
   std::tuple<detail::Slot<Ts>...> slots;
   detail::Latch latch;
-  auto children = [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return std::array<detail::Child, N>{
-        detail::run_child(std::move(tasks), std::get<I>(slots))...};
-  }(std::index_sequence_for<Ts...>{});
-  std::array<detail::Child*, N> ptrs{};
-  for (std::size_t i = 0; i < N; ++i) ptrs[i] = &children[i];
-  co_await detail::StartAll<N>{ptrs, latch};
+  auto children = detail::make_children(slots, std::move(tasks)...);
+  co_await detail::StartAll<N>{children, latch};
   std::apply([](auto&... s) { ((s.error ? std::rethrow_exception(s.error) : void()), ...); },
              slots);
   co_return std::apply([](auto&... s) { return std::make_tuple(std::move(*s.value)...); }, slots);

@@ -24,13 +24,6 @@ struct AnyLatch : Latch {
   }
 };
 
-struct AnyLink : CancellationRegistration {
-  CancellationSource* source = nullptr;
-  static void forward(CancellationRegistration* r) {
-    (void)static_cast<AnyLink*>(r)->source->cancel();
-  }
-};
-
 }  // namespace detail
 
 template <typename... Ts>
@@ -39,25 +32,12 @@ Task<std::variant<detail::value_or_monostate_t<Ts>...>> when_any(Task<Ts>... tas
   constexpr std::size_t N = sizeof...(Ts);
   using Out = std::variant<detail::value_or_monostate_t<Ts>...>;
   std::tuple<detail::Slot<Ts>...> slots;
-  CancellationSource source;
-  detail::AnyLink link;
-  link.source = &source;
-  CancellationState* parent = co_await detail::CurrentCancelState{};
-  if (parent != nullptr && parent->requested()) {
-    (void)source.cancel();
-  } else {
-    link.attach(parent, &detail::AnyLink::forward);
-  }
+  LinkedSource source(co_await detail::CurrentCancelState{});
   detail::AnyLatch latch;
-  latch.losers = &source;
+  latch.losers = &source.source();
   latch.on_child_done = &detail::AnyLatch::child_done;
-  auto children = [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return std::array<detail::Child, N>{
-        detail::run_child(std::move(tasks), std::get<I>(slots))...};
-  }(std::index_sequence_for<Ts...>{});
-  std::array<detail::Child*, N> ptrs{};
-  for (std::size_t i = 0; i < N; ++i) ptrs[i] = &children[i];
-  co_await detail::StartAll<N>{ptrs, latch, source.token().state(), false};
+  auto children = detail::make_children(slots, std::move(tasks)...);
+  co_await detail::StartAll<N>{children, latch, source.token().state(), false};
   std::optional<Out> out;
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (((I == latch.winner)
