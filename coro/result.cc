@@ -20,6 +20,24 @@ std::string_view errc_message(Errc code) {
       return "runtime is shutting down";
     case Errc::kResourceExhausted:
       return "resource exhausted";
+    case Errc::kConnectionRefused:
+      return "connection refused";
+    case Errc::kConnectionReset:
+      return "connection reset by peer";
+    case Errc::kConnectionAborted:
+      return "connection aborted";
+    case Errc::kHostUnreachable:
+      return "host unreachable";
+    case Errc::kAddressInUse:
+      return "address already in use";
+    case Errc::kNotConnected:
+      return "not connected";
+    case Errc::kBrokenPipe:
+      return "broken pipe: the sending side is closed";
+    case Errc::kMessageTooLong:
+      return "message too long";
+    case Errc::kNoBufferSpace:
+      return "no packet buffer space";
   }
   return "unknown error";
 }

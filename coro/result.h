@@ -22,6 +22,16 @@ enum class Errc : std::uint16_t {
   kNotOnReactor,      // an operation that needs a running reactor was called from elsewhere
   kShuttingDown,      // the runtime is stopping and accepts no new work
   kResourceExhausted,  // a bounded pool or queue is full
+  // Networking (stack/ and the kernel backend).
+  kConnectionRefused,  // the peer answered the SYN with a reset
+  kConnectionReset,    // the peer reset an established connection
+  kConnectionAborted,  // this side aborted the connection
+  kHostUnreachable,    // no ARP answer / ICMP unreachable / no route
+  kAddressInUse,       // port already bound or listened on
+  kNotConnected,       // operation needs an established connection
+  kBrokenPipe,         // write after shutdown() or after the connection closed
+  kMessageTooLong,     // datagram larger than the path allows
+  kNoBufferSpace,      // a packet buffer could not be allocated
 };
 
 // A short, stable description of `code`.
