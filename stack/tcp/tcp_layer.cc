@@ -1,24 +1,416 @@
 #include "stack/tcp/tcp_layer.h"
 
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "coro/log.h"
 #include "nic/packet_pool.h"
 
 namespace coronet::stack::tcp {
 
-TcpLayer::TcpLayer(Engine& engine) : engine_(engine) { engine_.attach_tcp(this); }
+const char* state_name(State s) {
+  switch (s) {
+    case State::kClosed: return "CLOSED";
+    case State::kListen: return "LISTEN";
+    case State::kSynSent: return "SYN-SENT";
+    case State::kSynReceived: return "SYN-RECEIVED";
+    case State::kEstablished: return "ESTABLISHED";
+    case State::kFinWait1: return "FIN-WAIT-1";
+    case State::kFinWait2: return "FIN-WAIT-2";
+    case State::kCloseWait: return "CLOSE-WAIT";
+    case State::kClosing: return "CLOSING";
+    case State::kLastAck: return "LAST-ACK";
+    case State::kTimeWait: return "TIME-WAIT";
+  }
+  return "?";
+}
+
+namespace {
+void rexmit_fired(coro::TimerNode* n) {
+  Tcb* t = static_cast<Tcb::Timer*>(n)->tcb;
+  t->layer.on_rexmit_timeout(*t);
+}
+void delack_fired(coro::TimerNode* n) {
+  Tcb* t = static_cast<Tcb::Timer*>(n)->tcb;
+  t->ack_now = true;
+  t->layer.mark_output(t);
+}
+void persist_fired(coro::TimerNode* n) {
+  Tcb* t = static_cast<Tcb::Timer*>(n)->tcb;
+  t->layer.on_persist_timeout(*t);
+}
+void timewait_fired(coro::TimerNode* n) {
+  Tcb* t = static_cast<Tcb::Timer*>(n)->tcb;
+  t->layer.set_closed(*t, std::nullopt);  // RFC 9293 §3.10.8: 2*MSL elapsed
+}
+}  // namespace
+
+Tcb::Tcb(TcpLayer& l, const TcpConfig& cfg)
+    : layer(l),
+      sndbuf(cfg.send_buffer),
+      rcvbuf(cfg.recv_buffer),
+      rto(cfg.initial_rto),
+      rexmit_timer(this, &rexmit_fired),
+      delack_timer(this, &delack_fired),
+      persist_timer(this, &persist_fired),
+      timewait_timer(this, &timewait_fired) {}
+
+Tcb::~Tcb() = default;
+
+std::size_t TcpLayer::KeyHash::operator()(const Key& k) const noexcept {
+  std::uint64_t x = (std::uint64_t{k.remote_ip} << 32) ^ (std::uint64_t{k.remote_port} << 16) ^
+                    k.local_port;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return static_cast<std::size_t>(x);
+}
+
+TcpLayer::TcpLayer(Engine& engine, TcpConfig config) : engine_(engine), config_(config) {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium initialisation failed");
+  randombytes_buf(isn_key_, sizeof(isn_key_));
+  engine_.attach_tcp(this);
+}
 
 TcpLayer::~TcpLayer() {
   if (engine_.tcp() == this) engine_.attach_tcp(nullptr);
+  for (auto& [k, t] : table_) delete t;
+  table_.clear();
+  while (pending_head_ != nullptr) {
+    Tcb* t = pending_head_;
+    pending_head_ = t->next_pending;
+    if (!t->in_table) delete t;
+  }
+  for (auto& [p, l] : listeners_) {
+    while (Tcb* t = l->accept_head) {
+      l->accept_head = t->accept_next;
+    }
+    delete l;
+  }
 }
 
-// Until the state machine lands (issue 5), segments are counted and dropped.
-void TcpLayer::input(nic::Packet* p, const IpRxInfo&) {
-  ++stats_.rx_segments;
-  ++stats_.rx_dropped;
-  nic::PacketPool::free(p);
+Tcb* TcpLayer::lookup(const Key& k) {
+  auto it = table_.find(k);
+  return it == table_.end() ? nullptr : it->second;
 }
 
-void TcpLayer::icmp_error(const IcmpErrorInfo&) { ++stats_.icmp_errors; }
+Tcb* TcpLayer::new_tcb(Endpoint local, Endpoint remote) {
+  Tcb* t = new Tcb(*this, config_);
+  t->local = local;
+  t->remote = remote;
+  ++stats_.live_tcbs;
+  return t;
+}
 
-void TcpLayer::flush() {}
+void TcpLayer::insert(Tcb* t) {
+  table_.emplace(key_of(*t), t);
+  t->in_table = true;
+}
+
+void TcpLayer::remove(Tcb* t) {
+  if (!t->in_table) return;
+  table_.erase(key_of(*t));
+  t->in_table = false;
+}
+
+SeqNum TcpLayer::generate_isn(Endpoint local, Endpoint remote) {
+  // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), with M a
+  // 4-microsecond timer and F a keyed hash (SipHash-2-4 from libsodium).
+  unsigned char in[12];
+  std::uint32_t lip = local.addr.raw();
+  std::uint32_t rip = remote.addr.raw();
+  std::memcpy(in, &lip, 4);
+  std::memcpy(in + 4, &rip, 4);
+  std::memcpy(in + 8, &local.port, 2);
+  std::memcpy(in + 10, &remote.port, 2);
+  unsigned char out[crypto_shorthash_BYTES];
+  crypto_shorthash(out, in, sizeof(in), isn_key_);
+  std::uint32_t f;
+  std::memcpy(&f, out, 4);
+  auto now = engine_.reactor().clock().now().time_since_epoch();
+  auto m = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(now).count() / 4);
+  return SeqNum(m + f);
+}
+
+Result<ListenerState*> TcpLayer::listen(std::uint16_t port, std::size_t backlog) {
+  if (port == 0) return Error(Errc::kInvalidArgument, "listen on port 0");
+  if (listeners_.count(port) != 0) {
+    return Error(Errc::kAddressInUse, "port " + std::to_string(port) + " is already listening");
+  }
+  auto* l = new ListenerState;
+  l->port = port;
+  l->backlog = std::max<std::size_t>(1, backlog);
+  listeners_.emplace(port, l);
+  return l;
+}
+
+void TcpLayer::close_listener(ListenerState* l) {
+  listeners_.erase(l->port);
+  l->closed = true;
+  l->acceptors.wake_all();
+  // Connections nobody accepted are reset (RFC 9293 §3.10.4: CLOSE of a LISTEN).
+  while (Tcb* t = l->accept_head) {
+    l->accept_head = t->accept_next;
+    t->listener = nullptr;
+    abort(t, Errc::kConnectionAborted);
+    release(t);
+  }
+  // Embryonic children forget their listener; they are reset if they complete.
+  for (auto& [k, t] : table_) {
+    if (t->listener == l) t->listener = nullptr;
+  }
+  delete l;
+}
+
+Tcb* TcpLayer::pop_accepted(ListenerState* l) {
+  Tcb* t = l->accept_head;
+  if (t == nullptr) return nullptr;
+  l->accept_head = t->accept_next;
+  if (l->accept_head == nullptr) l->accept_tail = nullptr;
+  t->accept_next = nullptr;
+  t->listener = nullptr;
+  --l->queued;
+  t->user_attached = true;
+  return t;
+}
+
+Result<Tcb*> TcpLayer::open(Endpoint remote, std::uint16_t local_port) {
+  if (remote.addr.is_any() || remote.port == 0) {
+    return Error(Errc::kInvalidArgument, "connect to " + remote.to_string());
+  }
+  Endpoint local{engine_.address(), local_port};
+  if (local_port == 0) {
+    // Ephemeral range 32768-60999 (like Linux); the first free one after the last used.
+    for (int tries = 0; tries < 28232; ++tries) {
+      std::uint16_t p = next_ephemeral_;
+      next_ephemeral_ = p >= 60999 ? 32768 : static_cast<std::uint16_t>(p + 1);
+      if (lookup({remote.addr.raw(), remote.port, p}) == nullptr && listeners_.count(p) == 0) {
+        local.port = p;
+        break;
+      }
+    }
+    if (local.port == 0) return Error(Errc::kAddressInUse, "no free ephemeral port");
+  } else if (lookup({remote.addr.raw(), remote.port, local_port}) != nullptr) {
+    return Error(Errc::kAddressInUse, "connection " + local.to_string() + " -> " +
+                                          remote.to_string() + " exists");
+  }
+  Tcb* t = new_tcb(local, remote);
+  t->user_attached = true;
+  t->iss = generate_isn(local, remote);
+  t->snd_una = t->iss;
+  t->snd_nxt = t->iss + 1;
+  t->snd_max = t->snd_nxt;
+  t->sndbuf_seq = t->iss + 1;
+  t->state = State::kSynSent;
+  insert(t);
+  send_syn(*t);
+  arm_rexmit(*t);
+  return t;
+}
+
+void TcpLayer::shutdown_send(Tcb* t) {
+  if (t->fin_queued) return;
+  switch (t->state) {
+    case State::kSynSent:
+    case State::kClosed:
+    case State::kListen:
+      set_closed(*t, std::nullopt);  // RFC 9293 §3.10.4: nothing sent yet
+      return;
+    case State::kSynReceived:
+    case State::kEstablished:
+    case State::kCloseWait:
+      t->fin_queued = true;
+      mark_output(t);
+      return;
+    default:
+      return;  // FIN already on its way
+  }
+}
+
+void TcpLayer::abort(Tcb* t, Errc reason) {
+  if (t->state == State::kSynReceived || t->state == State::kEstablished ||
+      t->state == State::kFinWait1 || t->state == State::kFinWait2 ||
+      t->state == State::kCloseWait) {
+    // RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>.
+    send_rst(t->local, t->remote, t->snd_nxt, SeqNum(), false);
+  }
+  set_closed(*t, reason);
+}
+
+void TcpLayer::release(Tcb* t) {
+  t->user_attached = false;
+  if (t->state != State::kClosed && t->state != State::kTimeWait) shutdown_send(t);
+  if (t->state == State::kClosed) mark_output(t);  // freed at the next flush
+}
+
+void TcpLayer::mark_output(Tcb* t) {
+  if (t->pending_output) return;
+  t->pending_output = true;
+  t->next_pending = pending_head_;
+  pending_head_ = t;
+}
+
+void TcpLayer::set_closed(Tcb& t, std::optional<Errc> error) {
+  if (error && !t.error) t.error = Error(*error);
+  if (error == Errc::kConnectionReset || error == Errc::kConnectionRefused) {
+    ++stats_.connections_reset;
+  }
+  if (error == Errc::kTimedOut) ++stats_.connections_timed_out;
+  if (t.in_time_wait_list) {
+    if (t.tw_prev != nullptr) t.tw_prev->tw_next = t.tw_next; else tw_head_ = t.tw_next;
+    if (t.tw_next != nullptr) t.tw_next->tw_prev = t.tw_prev; else tw_tail_ = t.tw_prev;
+    t.in_time_wait_list = false;
+    --stats_.time_wait;
+  }
+  if (t.listener != nullptr && t.state == State::kSynReceived) --t.listener->embryonic;
+  t.state = State::kClosed;
+  for (coro::TimerNode* n : {static_cast<coro::TimerNode*>(&t.rexmit_timer),
+                             static_cast<coro::TimerNode*>(&t.delack_timer),
+                             static_cast<coro::TimerNode*>(&t.persist_timer),
+                             static_cast<coro::TimerNode*>(&t.timewait_timer)}) {
+    engine_.reactor().cancel_timer(*n);
+  }
+  remove(&t);
+  t.readers.wake_all();
+  t.writers.wake_all();
+  t.connecters.wake_all();
+  t.closers.wake_all();
+  mark_output(&t);  // freed at the next flush unless a user handle still holds it
+}
+
+void TcpLayer::free_tcb(Tcb* t) {
+  remove(t);
+  --stats_.live_tcbs;
+  delete t;
+}
+
+void TcpLayer::enter_time_wait(Tcb& t) {
+  // RFC 9293 §3.10.7.4: TIME-WAIT for 2*MSL; bounded count: the oldest is recycled beyond it.
+  engine_.reactor().cancel_timer(t.rexmit_timer);
+  engine_.reactor().cancel_timer(t.persist_timer);
+  if (!t.in_time_wait_list) {
+    t.state = State::kTimeWait;
+    t.in_time_wait_list = true;
+    t.tw_prev = tw_tail_;
+    t.tw_next = nullptr;
+    if (tw_tail_ != nullptr) tw_tail_->tw_next = &t; else tw_head_ = &t;
+    tw_tail_ = &t;
+    ++stats_.time_wait;
+    if (stats_.time_wait > config_.max_time_wait && tw_head_ != &t) {
+      ++stats_.time_wait_recycled;
+      set_closed(*tw_head_, std::nullopt);
+    }
+  }
+  t.state = State::kTimeWait;
+  engine_.reactor().arm_timer(t.timewait_timer, engine_.reactor().now() + 2 * config_.msl);
+  t.readers.wake_all();
+  t.closers.wake_all();
+}
+
+void TcpLayer::established(Tcb& t) {
+  t.state = State::kEstablished;
+  ++stats_.connections_opened;
+  // RFC 5681 §3.1 / RFC 6928: initial window.
+  t.cwnd = config_.initial_window_segments * t.snd_mss;
+  if (t.listener != nullptr) {
+    ListenerState& l = *t.listener;
+    --l.embryonic;
+    if (l.closed || l.queued >= l.backlog) {
+      ++stats_.accept_overflow;
+      t.listener = nullptr;
+      abort(&t, Errc::kConnectionAborted);
+      return;
+    }
+    t.accept_next = nullptr;
+    if (l.accept_tail != nullptr) l.accept_tail->accept_next = &t; else l.accept_head = &t;
+    l.accept_tail = &t;
+    ++l.queued;
+    l.acceptors.wake_one();
+  }
+  t.connecters.wake_all();
+  t.writers.wake_all();
+}
+
+SeqNum TcpLayer::rcv_nxt(const Tcb& t) const {
+  return t.rcvbuf.next() + (t.peer_closed ? 1u : 0u);
+}
+
+std::uint16_t TcpLayer::advertised_window(Tcb& t, bool syn) {
+  std::size_t win = t.peer_closed ? 0 : t.rcvbuf.window();
+  SeqNum nxt = rcv_nxt(t);
+  // RFC 1122 §4.2.3.3 receiver SWS avoidance: only move the right edge by a useful amount.
+  SeqNum edge = nxt + static_cast<std::uint32_t>(win);
+  std::size_t step = std::min<std::size_t>(t.rcvbuf.capacity() / 2, t.snd_mss);
+  if (t.rcv_adv > nxt && edge > t.rcv_adv &&
+      static_cast<std::size_t>(edge - t.rcv_adv) < step) {
+    edge = t.rcv_adv;
+  }
+  // RFC 9293 §3.8.6.2.2: never shrink the window we offered.
+  if (edge < t.rcv_adv) edge = t.rcv_adv;
+  win = static_cast<std::size_t>(edge - nxt);
+  std::size_t scaled = syn ? win : (win >> t.rcv_wscale);  // RFC 7323 §2.2: SYN not scaled
+  if (scaled > 0xffff) scaled = 0xffff;
+  std::size_t offered = syn ? scaled : (scaled << t.rcv_wscale);
+  if (nxt + static_cast<std::uint32_t>(offered) > t.rcv_adv) {
+    t.rcv_adv = nxt + static_cast<std::uint32_t>(offered);
+  }
+  return static_cast<std::uint16_t>(scaled);
+}
+
+void TcpLayer::update_rtt(Tcb& t, coro::Duration r) {
+  // RFC 6298 §2.2/2.3 with alpha = 1/8, beta = 1/4, K = 4, G = the timer tick (negligible).
+  if (!t.have_rtt) {
+    t.srtt = r;
+    t.rttvar = r / 2;
+    t.have_rtt = true;
+  } else {
+    coro::Duration err = t.srtt > r ? t.srtt - r : r - t.srtt;
+    t.rttvar = (3 * t.rttvar + err) / 4;
+    t.srtt = (7 * t.srtt + r) / 8;
+  }
+  t.rto = std::clamp(t.srtt + 4 * t.rttvar, config_.min_rto, config_.max_rto);  // §2.4, §2.5
+}
+
+void TcpLayer::arm_rexmit(Tcb& t) {
+  // RFC 6298 §5: the timer runs while data is outstanding; RTO doubled per backoff (§5.5).
+  coro::Duration rto = t.rto;
+  for (unsigned i = 0; i < t.backoff && rto < config_.max_rto; ++i) rto *= 2;
+  rto = std::min(rto, config_.max_rto);
+  engine_.reactor().arm_timer(t.rexmit_timer, engine_.reactor().now() + rto);
+}
+
+void TcpLayer::flush() {
+  // Pop the whole list first: output may mark other connections.
+  while (Tcb* t = pending_head_) {
+    pending_head_ = t->next_pending;
+    t->pending_output = false;
+    t->next_pending = nullptr;
+    if (t->state == State::kClosed) {
+      if (!t->user_attached && t->listener == nullptr) free_tcb(t);
+      continue;
+    }
+    output(*t);
+  }
+}
+
+void TcpLayer::icmp_error(const IcmpErrorInfo& info) {
+  ++stats_.icmp_errors;
+  Tcb* t = lookup({info.remote.addr.raw(), info.remote.port, info.local.port});
+  if (t == nullptr) return;
+  // RFC 5927 §4.1: the quoted sequence number must be in flight, or the error is forged/stale.
+  if (!info.seq.in_range(t->snd_una, t->snd_max + 1)) return;
+  if (info.type == 3 && info.code == 4 && info.next_hop_mtu >= 68) {
+    // RFC 1191: Packetization for the smaller path MTU.
+    std::uint16_t mss = static_cast<std::uint16_t>(info.next_hop_mtu - 40);
+    if (mss < t->snd_mss) t->snd_mss = mss;
+    return;
+  }
+  // RFC 1122 §4.2.3.9: unreachable during connection set-up aborts it; later, errors are soft.
+  if (info.type == 3 && t->state == State::kSynSent) {
+    set_closed(*t, Errc::kHostUnreachable);
+  }
+}
 
 }  // namespace coronet::stack::tcp

@@ -1,12 +1,21 @@
-// TcpLayer: coronet's TCP for one engine (one core). This header is the contract the engine calls;
-// the implementation grows in stack/tcp/.
+// TcpLayer: coronet's TCP for one engine (one core): the connection and listener tables, segment
+// input (RFC 9293 §3.10.7), output, timers. Users reach it through socket.h (Listener,
+// Connection, connect()); the engine calls input()/icmp_error()/flush().
+//
+// Batching: input for a whole rx burst only updates state and marks connections that owe
+// segments; flush() at the end of the burst sends them (coalesced ACKs), so one burst in gives at
+// most one tx burst out. Coroutines woken by input (readers, writers, accept, connect) resume once
+// each in the reactor's next batch.
 #pragma once
 
 #include <cstdint>
+#include <unordered_map>
 
 #include "nic/packet.h"
 #include "stack/engine.h"
+#include "stack/tcp/header.h"
 #include "stack/tcp/seq.h"
+#include "stack/tcp/tcb.h"
 
 namespace coronet::stack::tcp {
 
@@ -17,35 +26,135 @@ struct IcmpErrorInfo {
   std::uint16_t next_hop_mtu = 0;  // type 3 code 4 (RFC 1191)
   Endpoint local;                  // from the quoted header: our side
   Endpoint remote;
-  SeqNum seq;                      // quoted sequence number
+  SeqNum seq;  // quoted sequence number
 };
 
 struct TcpStats {
   std::uint64_t rx_segments = 0;
-  std::uint64_t rx_dropped = 0;
+  std::uint64_t rx_bad_checksum = 0;
+  std::uint64_t rx_malformed = 0;
+  std::uint64_t rx_no_connection = 0;   // answered with RST
+  std::uint64_t rx_out_of_window = 0;   // unacceptable segments (ACKed and dropped)
+  std::uint64_t rx_out_of_order = 0;
+  std::uint64_t rx_duplicate = 0;
+  std::uint64_t tx_segments = 0;
+  std::uint64_t tx_retransmits = 0;
+  std::uint64_t tx_rst = 0;
+  std::uint64_t tx_no_buffer = 0;
+  std::uint64_t fast_retransmits = 0;
+  std::uint64_t rto_expiries = 0;
+  std::uint64_t challenge_acks = 0;
+  std::uint64_t syn_dropped_backlog = 0;
+  std::uint64_t accept_overflow = 0;
+  std::uint64_t time_wait_recycled = 0;
   std::uint64_t icmp_errors = 0;
+  std::uint64_t connections_opened = 0;   // active + passive, reached ESTABLISHED
+  std::uint64_t connections_reset = 0;
+  std::uint64_t connections_timed_out = 0;
+  std::uint64_t live_tcbs = 0;
+  std::uint64_t time_wait = 0;
+};
+
+// A listening port: embryonic connections (SYN-RECEIVED) and the accept queue, both bounded.
+class ListenerState {
+ public:
+  std::uint16_t port = 0;
+  std::size_t backlog = 128;
+  std::size_t embryonic = 0;  // SYN-RECEIVED children
+  std::size_t queued = 0;     // established, waiting for accept()
+  Tcb* accept_head = nullptr;
+  Tcb* accept_tail = nullptr;
+  coro::WaitQueue acceptors;
+  bool closed = false;
 };
 
 class TcpLayer {
  public:
-  explicit TcpLayer(Engine& engine);
+  explicit TcpLayer(Engine& engine, TcpConfig config = {});
   ~TcpLayer();
   TcpLayer(const TcpLayer&) = delete;
   TcpLayer& operator=(const TcpLayer&) = delete;
 
-  // A received segment: `p` starts at the TCP header and ends at the IP payload's end. Takes
-  // ownership.
+  // --- engine side ---
   void input(nic::Packet* p, const IpRxInfo& info);
-  // An ICMP error quoting one of our segments.
   void icmp_error(const IcmpErrorInfo& info);
-  // End of an rx burst: send what the burst made due (coalesced ACKs, window updates, data).
   void flush();
 
+  // --- socket side (socket.cc) ---
+  Result<ListenerState*> listen(std::uint16_t port, std::size_t backlog);
+  void close_listener(ListenerState* l);
+  Tcb* pop_accepted(ListenerState* l);
+  // Starts an active open (SYN-SENT). local_port 0 picks an ephemeral port.
+  Result<Tcb*> open(Endpoint remote, std::uint16_t local_port);
+  // Queues our FIN after the buffered data (RFC 9293 §3.10.4 CLOSE / shutdown of sending).
+  void shutdown_send(Tcb* t);
+  // Sends RST and forgets the connection (RFC 9293 §3.10.5 ABORT).
+  void abort(Tcb* t, Errc reason);
+  // The user's handle is gone: close if still open, free once the connection is done.
+  void release(Tcb* t);
+  // Something for the peer is due on `t` (data written, window opened): sent at the next flush.
+  void mark_output(Tcb* t);
+
+  Engine& engine() { return engine_; }
+  const TcpConfig& config() const { return config_; }
   const TcpStats& stats() const { return stats_; }
+  std::size_t connection_count() const { return table_.size(); }
+
+  // Internal (input.cc / output.cc / timers): public for those translation units.
+  void output(Tcb& t);
+  void send_syn(Tcb& t);
+  void send_ack(Tcb& t);
+  void send_rst(Endpoint local, Endpoint remote, SeqNum seq, SeqNum ack, bool with_ack);
+  void on_rexmit_timeout(Tcb& t);
+  void on_persist_timeout(Tcb& t);
+  void enter_time_wait(Tcb& t);
+  void set_closed(Tcb& t, std::optional<Errc> error);
+  void established(Tcb& t);
+  std::uint16_t advertised_window(Tcb& t, bool syn);
+  void arm_rexmit(Tcb& t);
+  void update_rtt(Tcb& t, coro::Duration sample);
+  SeqNum rcv_nxt(const Tcb& t) const;
+  TcpStats& mutable_stats() { return stats_; }
 
  private:
+  struct Key {
+    std::uint32_t remote_ip;
+    std::uint16_t remote_port;
+    std::uint16_t local_port;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept;
+  };
+  static Key key_of(const Tcb& t) { return {t.remote.addr.raw(), t.remote.port, t.local.port}; }
+
+  Tcb* lookup(const Key& k);
+  Tcb* new_tcb(Endpoint local, Endpoint remote);
+  void insert(Tcb* t);
+  void remove(Tcb* t);
+  SeqNum generate_isn(Endpoint local, Endpoint remote);
+  void listen_input(ListenerState& l, const TcpHeader& h, const IpRxInfo& info,
+                    std::uint32_t seg_len);
+  void syn_sent_input(Tcb& t, const TcpHeader& h);
+  void segment_input(Tcb& t, const TcpHeader& h, std::span<const std::byte> payload);
+  bool process_ack(Tcb& t, const TcpHeader& h, std::uint32_t payload_len);
+  void process_data(Tcb& t, const TcpHeader& h, std::span<const std::byte> payload);
+  void process_fin(Tcb& t);
+  void reset_answer(const TcpHeader& h, const IpRxInfo& info, std::uint32_t seg_len);
+  void send_segment(Tcb& t, SeqNum seq, std::uint32_t len, std::uint8_t flags);
+  void apply_syn_options(Tcb& t, const TcpHeader& h);
+  void free_tcb(Tcb* t);
+
   Engine& engine_;
+  TcpConfig config_;
   TcpStats stats_;
+  std::unordered_map<Key, Tcb*, KeyHash> table_;
+  std::unordered_map<std::uint16_t, ListenerState*> listeners_;
+  Tcb* pending_head_ = nullptr;  // connections owing output at the next flush
+  Tcb* tw_head_ = nullptr;       // TIME-WAIT list, oldest first
+  Tcb* tw_tail_ = nullptr;
+  std::uint16_t next_ephemeral_ = 32768;
+  unsigned char isn_key_[16];
 };
 
 }  // namespace coronet::stack::tcp

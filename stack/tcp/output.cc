@@ -1,0 +1,239 @@
+// Segment output (RFC 9293 §3.8.6, RFC 5681 for how much may be in flight), retransmission
+// timeout (RFC 6298 §5) and zero-window probing (RFC 9293 §3.8.6.1).
+#include "coro/log.h"
+#include "nic/packet_pool.h"
+#include "stack/tcp/tcp_layer.h"
+
+namespace coronet::stack::tcp {
+
+namespace {
+
+// Fills in the checksum: by the device when it offers it (the field carries the pseudo-header
+// sum, as devices expect), in software otherwise.
+void finish_checksum(Engine& engine, nic::Packet* p, Endpoint local, Endpoint remote) {
+  std::span<std::byte> seg = p->bytes();
+  if (engine.offloads().tx_l4_checksum) {
+    std::uint16_t ph = pseudo_header_sum(local.addr.raw(), remote.addr.raw(),
+                                         static_cast<std::uint16_t>(seg.size()));
+    seg[16] = static_cast<std::byte>(ph >> 8);
+    seg[17] = static_cast<std::byte>(ph & 0xff);
+    p->meta.flags |= nic::offload::kTxTcpCsum;
+    p->meta.l4_len = static_cast<std::uint8_t>(static_cast<std::uint8_t>(seg[12]) >> 4) * 4;
+  } else {
+    std::uint16_t c = tcp_checksum(local.addr.raw(), remote.addr.raw(), seg);
+    seg[16] = static_cast<std::byte>(c >> 8);
+    seg[17] = static_cast<std::byte>(c & 0xff);
+  }
+}
+
+}  // namespace
+
+void TcpLayer::send_segment(Tcb& t, SeqNum seq, std::uint32_t len, std::uint8_t flags) {
+  nic::Packet* p = engine_.alloc_tx();
+  if (p == nullptr) {
+    ++stats_.tx_no_buffer;  // the retransmission timer recovers
+    return;
+  }
+  TcpHeader h;
+  h.src_port = t.local.port;
+  h.dst_port = t.remote.port;
+  h.seq = seq;
+  h.flags = flags;
+  bool syn = (flags & flag::kSyn) != 0;
+  if ((flags & flag::kAck) != 0) h.ack = rcv_nxt(t);
+  if (syn) {
+    h.options.mss = static_cast<std::uint16_t>(engine_.mtu() - 40);
+    // RFC 7323 §2.2: offer scaling in our SYN; in a SYN-ACK only if the peer offered it.
+    if (t.state == State::kSynSent || t.wscale_ok) {
+      std::uint8_t shift = 0;
+      while (shift < 14 && (t.rcvbuf.capacity() >> shift) > 0xffff) ++shift;
+      if (t.state == State::kSynSent) t.rcv_wscale = shift;
+      h.options.window_scale = t.rcv_wscale;
+    }
+  }
+  h.window = advertised_window(t, syn);
+  std::uint32_t hlen = kMinHeader + options_length(h.options);
+  std::byte* hdr = p->append(hlen);
+  std::byte* data = len > 0 ? p->append(len) : nullptr;
+  if (hdr == nullptr || (len > 0 && data == nullptr)) {
+    ++stats_.tx_no_buffer;
+    nic::PacketPool::free(p);
+    return;
+  }
+  write_header(h, std::span<std::byte>(hdr, hlen));
+  if (len > 0) t.sndbuf.copy(static_cast<std::size_t>(seq - t.sndbuf_seq), {data, len});
+  finish_checksum(engine_, p, t.local, t.remote);
+  ++stats_.tx_segments;
+  if ((flags & flag::kAck) != 0) {
+    // Any segment carrying an ACK discharges pending delayed ACKs.
+    t.ack_now = false;
+    t.ack_pending = false;
+    t.unacked_segments = 0;
+    engine_.reactor().cancel_timer(t.delack_timer);
+  }
+  (void)engine_.ip_send(p, t.remote.addr, kProtoTcp);
+}
+
+void TcpLayer::send_syn(Tcb& t) {
+  // <SEQ=ISS><CTL=SYN> (active) or <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> (passive).
+  std::uint8_t flags = flag::kSyn | (t.state == State::kSynSent ? 0 : flag::kAck);
+  if (!t.rtt_seq && t.backoff == 0) {
+    t.rtt_seq = t.iss;
+    t.rtt_start = engine_.reactor().now();
+  }
+  send_segment(t, t.iss, 0, flags);
+}
+
+void TcpLayer::send_ack(Tcb& t) { send_segment(t, t.snd_nxt, 0, flag::kAck); }
+
+void TcpLayer::send_rst(Endpoint local, Endpoint remote, SeqNum seq, SeqNum ack, bool with_ack) {
+  nic::Packet* p = engine_.alloc_tx();
+  if (p == nullptr) {
+    ++stats_.tx_no_buffer;
+    return;
+  }
+  TcpHeader h;
+  h.src_port = local.port;
+  h.dst_port = remote.port;
+  h.seq = seq;
+  h.ack = ack;
+  h.flags = flag::kRst | (with_ack ? flag::kAck : 0);
+  std::byte* hdr = p->append(kMinHeader);
+  write_header(h, std::span<std::byte>(hdr, kMinHeader));
+  finish_checksum(engine_, p, local, remote);
+  ++stats_.tx_rst;
+  ++stats_.tx_segments;
+  (void)engine_.ip_send(p, remote.addr, kProtoTcp);
+}
+
+void TcpLayer::output(Tcb& t) {
+  bool can_send_data = t.state == State::kEstablished || t.state == State::kCloseWait ||
+                       t.state == State::kFinWait1 || t.state == State::kClosing ||
+                       t.state == State::kLastAck;
+  bool sent = false;
+  if (can_send_data) {
+    for (;;) {
+      SeqNum data_end = t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size());
+      std::uint32_t flight = static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
+      std::uint32_t limit = std::min(t.snd_wnd, t.cwnd);
+      std::uint32_t room = limit > flight ? limit - flight : 0;
+      std::uint32_t unsent =
+          data_end > t.snd_nxt ? static_cast<std::uint32_t>(data_end - t.snd_nxt) : 0;
+      bool fin_due = t.fin_queued && t.snd_nxt == data_end &&
+                     (!t.fin_seq || *t.fin_seq == t.snd_nxt);
+      if (unsent > 0 && room > 0) {
+        std::uint32_t n = std::min({unsent, room, static_cast<std::uint32_t>(t.snd_mss)});
+        std::uint8_t flags = flag::kAck;
+        bool last = n == unsent;
+        if (last) flags |= flag::kPsh;
+        // The FIN rides on the last data segment when there is one (RFC 9293 §3.10.4).
+        if (last && t.fin_queued && (!t.fin_seq || *t.fin_seq == data_end)) flags |= flag::kFin;
+        bool retransmission = t.snd_nxt < t.snd_max;
+        if (retransmission) ++stats_.tx_retransmits;
+        if (!retransmission && !t.rtt_seq) {
+          t.rtt_seq = t.snd_nxt;
+          t.rtt_start = engine_.reactor().now();
+        }
+        send_segment(t, t.snd_nxt, n, flags);
+        t.snd_nxt += n;
+        if ((flags & flag::kFin) != 0) {
+          t.fin_seq = t.snd_nxt;
+          t.snd_nxt += 1;
+        }
+        t.snd_max = seq_max(t.snd_max, t.snd_nxt);
+        sent = true;
+        if (!t.rexmit_timer.armed()) arm_rexmit(t);
+        if ((flags & flag::kFin) != 0) break;
+        continue;
+      }
+      if (fin_due) {
+        // A bare FIN: needs no window (RFC 9293 §3.8.6.1 applies to data).
+        send_segment(t, t.snd_nxt, 0, flag::kAck | flag::kFin);
+        t.fin_seq = t.snd_nxt;
+        t.snd_nxt += 1;
+        t.snd_max = seq_max(t.snd_max, t.snd_nxt);
+        sent = true;
+        if (!t.rexmit_timer.armed()) arm_rexmit(t);
+      }
+      // Zero window with data waiting and nothing in flight: probe (RFC 9293 §3.8.6.1).
+      if (unsent > 0 && t.snd_wnd == 0 && flight == 0 && !t.persist_timer.armed()) {
+        coro::Duration d = t.rto;
+        for (unsigned i = 0; i < t.persist_backoff && d < config_.max_rto; ++i) d *= 2;
+        engine_.reactor().arm_timer(t.persist_timer,
+                                    engine_.reactor().now() + std::min(d, config_.max_rto));
+      }
+      break;
+    }
+    // State moves for our FIN (RFC 9293 §3.10.4 CLOSE).
+    if (t.fin_seq) {
+      if (t.state == State::kEstablished) t.state = State::kFinWait1;
+      if (t.state == State::kCloseWait) t.state = State::kLastAck;
+    }
+  } else if (t.state == State::kSynReceived && t.fin_queued) {
+    // CLOSE in SYN-RECEIVED: the FIN goes out once established (kept queued).
+  }
+  if (!sent && (t.ack_now || (t.ack_pending && !t.delack_timer.armed()))) send_ack(t);
+}
+
+void TcpLayer::on_rexmit_timeout(Tcb& t) {
+  ++stats_.rto_expiries;
+  ++t.backoff;  // RFC 6298 §5.5: back off the timer
+  t.rtt_seq.reset();  // Karn: nothing retransmitted is timed
+  if (t.state == State::kSynSent || t.state == State::kSynReceived) {
+    if (t.backoff > config_.max_syn_retries) {
+      set_closed(t, Errc::kTimedOut);
+      return;
+    }
+    ++stats_.tx_retransmits;
+    send_syn(t);
+    arm_rexmit(t);
+    return;
+  }
+  if (t.snd_una == t.snd_max) return;  // everything was acknowledged meanwhile
+  // A zero window is probed without limit while the peer keeps answering (RFC 1122 §4.2.2.17).
+  if (t.backoff > config_.max_retries && t.snd_wnd != 0) {
+    log::debug("tcp {} -> {}: {} retransmissions unanswered, giving up", t.local.to_string(),
+               t.remote.to_string(), config_.max_retries);
+    send_rst(t.local, t.remote, t.snd_nxt, SeqNum(), false);
+    set_closed(t, Errc::kTimedOut);
+    return;
+  }
+  // RFC 5681 §3.1 eqn. 4: ssthresh = max(FlightSize / 2, 2*SMSS); cwnd = one segment (loss
+  // window). Go back to SND.UNA and resend in slow start; the receiver keeps what it already has.
+  std::uint32_t flight = static_cast<std::uint32_t>(t.snd_max - t.snd_una);
+  t.ssthresh = std::max(flight / 2, 2u * t.snd_mss);
+  t.cwnd = t.snd_mss;
+  t.in_recovery = false;
+  t.dupacks = 0;
+  t.snd_nxt = t.snd_una;  // the FIN, if sent, goes again with (or after) the data before it
+  arm_rexmit(t);
+  if (t.snd_wnd == 0) {
+    // Zero window: the retransmission is the probe (one byte beyond the closed window).
+    SeqNum data_end = t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size());
+    if (data_end > t.snd_nxt) {
+      send_segment(t, t.snd_nxt, 1, flag::kAck);
+      t.snd_nxt += 1;
+      return;
+    }
+  }
+  output(t);
+}
+
+void TcpLayer::on_persist_timeout(Tcb& t) {
+  if (t.state != State::kEstablished && t.state != State::kCloseWait) return;
+  SeqNum data_end = t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size());
+  if (t.snd_wnd > 0 || data_end <= t.snd_nxt) {
+    output(t);
+    return;
+  }
+  // RFC 9293 §3.8.6.1: probe with one byte beyond the closed window; the ACK carries the window.
+  // The byte counts as sent, so a peer that takes it is acknowledged normally; further probes
+  // are this byte's retransmissions, backed off by the retransmission timer.
+  ++t.persist_backoff;
+  send_segment(t, t.snd_nxt, 1, flag::kAck);
+  t.snd_nxt += 1;
+  t.snd_max = seq_max(t.snd_max, t.snd_nxt);
+  arm_rexmit(t);
+}
+
+}  // namespace coronet::stack::tcp

@@ -1,0 +1,153 @@
+#include "stack/tcp/socket.h"
+
+#include <algorithm>
+
+namespace coronet::stack::tcp {
+
+Connection& Connection::operator=(Connection&& o) noexcept {
+  if (this != &o) {
+    if (t_ != nullptr) t_->layer.release(t_);
+    t_ = std::exchange(o.t_, nullptr);
+  }
+  return *this;
+}
+
+Connection::~Connection() {
+  if (t_ != nullptr) t_->layer.release(t_);
+}
+
+Endpoint Connection::local() const { return t_ != nullptr ? t_->local : Endpoint{}; }
+Endpoint Connection::remote() const { return t_ != nullptr ? t_->remote : Endpoint{}; }
+State Connection::state() const { return t_ != nullptr ? t_->state : State::kClosed; }
+
+Result<void> Connection::check_usable() const {
+  if (t_ == nullptr) return Error(Errc::kNotConnected, "empty connection handle");
+  if (t_->error) return *t_->error;
+  return {};
+}
+
+coro::Task<Result<std::size_t>> Connection::read(std::span<std::byte> buf) {
+  if (auto r = check_usable(); !r) co_return r.error();
+  if (buf.empty()) co_return std::size_t{0};
+  Tcb& t = *t_;
+  for (;;) {
+    if (t.rcvbuf.readable() > 0) {
+      std::size_t before = t.rcvbuf.window();
+      std::size_t n = t.rcvbuf.read(buf);
+      // Window update once the window grew by a useful amount (RFC 1122 §4.2.3.3).
+      std::size_t step = std::min<std::size_t>(t.rcvbuf.capacity() / 2, 2u * t.snd_mss);
+      std::size_t offered = t.rcv_adv > t.layer.rcv_nxt(t)
+                                ? static_cast<std::size_t>(t.rcv_adv - t.layer.rcv_nxt(t))
+                                : 0;
+      if (t.rcvbuf.window() >= offered + step && before < offered + step) {
+        t.ack_now = true;
+        t.layer.mark_output(&t);
+      }
+      co_return n;
+    }
+    if (t.peer_closed) co_return std::size_t{0};
+    if (t.error) co_return *t.error;
+    if (t.state == State::kClosed) co_return std::size_t{0};
+    if (auto w = co_await t.readers.wait(); !w) co_return w.error();
+  }
+}
+
+coro::Task<Result<void>> Connection::read_exactly(std::span<std::byte> buf) {
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    Result<std::size_t> n = co_await read(buf.subspan(done));
+    if (!n) co_return n.error();
+    if (*n == 0) {
+      co_return Error(Errc::kNotConnected, "peer closed after " + std::to_string(done) + " of " +
+                                               std::to_string(buf.size()) + " bytes");
+    }
+    done += *n;
+  }
+  co_return Result<void>{};
+}
+
+coro::Task<Result<std::size_t>> Connection::write(std::span<const std::byte> data) {
+  if (auto r = check_usable(); !r) co_return r.error();
+  Tcb& t = *t_;
+  std::size_t done = 0;
+  while (done < data.size()) {
+    if (t.error) co_return *t.error;
+    if (t.fin_queued || t.state == State::kClosed) {
+      co_return Error(Errc::kBrokenPipe, std::to_string(done) + " of " +
+                                             std::to_string(data.size()) + " bytes queued");
+    }
+    std::size_t n = t.sndbuf.push(data.subspan(done));
+    if (n > 0) {
+      done += n;
+      // Data written before the handshake completes waits in the buffer (RFC 9293 §3.10.2).
+      t.layer.mark_output(&t);
+      continue;
+    }
+    if (auto w = co_await t.writers.wait(); !w) co_return w.error();
+  }
+  co_return done;
+}
+
+Result<void> Connection::shutdown() {
+  if (auto r = check_usable(); !r) return r;
+  t_->layer.shutdown_send(t_);
+  return {};
+}
+
+coro::Task<Result<void>> Connection::close() {
+  if (t_ == nullptr) co_return Error(Errc::kNotConnected, "empty connection handle");
+  Tcb& t = *t_;
+  t.layer.shutdown_send(&t);
+  while (!(t.fin_seq && t.snd_una > *t.fin_seq) && t.state != State::kClosed &&
+         t.state != State::kTimeWait) {
+    if (auto w = co_await t.closers.wait(); !w) co_return w.error();
+  }
+  Result<void> r;
+  if (t.error && t.error->code() != Errc::kConnectionAborted) r = *t.error;
+  t.layer.release(&t);
+  t_ = nullptr;
+  co_return r;
+}
+
+void Connection::abort() {
+  if (t_ == nullptr) return;
+  t_->layer.abort(t_, Errc::kConnectionAborted);
+  t_->layer.release(t_);
+  t_ = nullptr;
+}
+
+Listener::~Listener() {
+  if (l_ != nullptr) layer_->close_listener(l_);
+}
+
+coro::Task<Result<Connection>> Listener::accept() {
+  if (l_ == nullptr) co_return Error(Errc::kNotConnected, "empty listener handle");
+  for (;;) {
+    if (Tcb* t = layer_->pop_accepted(l_)) co_return Connection(t);
+    if (auto w = co_await l_->acceptors.wait(); !w) co_return w.error();
+  }
+}
+
+Result<Listener> listen(TcpLayer& layer, std::uint16_t port, ListenOptions options) {
+  auto l = layer.listen(port, options.backlog);
+  if (!l) return l.error();
+  return Listener(layer, *l);
+}
+
+coro::Task<Result<Connection>> connect(TcpLayer& layer, Endpoint remote, ConnectOptions options) {
+  auto t = layer.open(remote, options.local_port);
+  if (!t) co_return t.error();
+  Connection conn(*t);
+  Tcb& tcb = **t;
+  while (tcb.state == State::kSynSent || tcb.state == State::kSynReceived) {
+    if (auto w = co_await tcb.connecters.wait(); !w) {
+      conn.abort();  // cancelled or timed out by the caller
+      co_return w.error();
+    }
+  }
+  if (tcb.error) co_return *tcb.error;
+  if (tcb.state == State::kClosed) co_return Error(Errc::kConnectionRefused, remote.to_string());
+  co_return std::move(conn);
+}
+
+}  // namespace coronet::stack::tcp

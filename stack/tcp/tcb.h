@@ -1,0 +1,136 @@
+// The transmission control block (RFC 9293 §3.3.1): everything one connection knows. Owned by
+// the TcpLayer of its engine; the user's Connection handle points at it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "coro/result.h"
+#include "coro/timer_wheel.h"
+#include "coro/waiter.h"
+#include "stack/net/ipv4_addr.h"
+#include "stack/tcp/buffers.h"
+#include "stack/tcp/seq.h"
+
+namespace coronet::stack::tcp {
+
+class TcpLayer;
+class ListenerState;
+
+enum class State : std::uint8_t {
+  kClosed,
+  kListen,
+  kSynSent,
+  kSynReceived,
+  kEstablished,
+  kFinWait1,
+  kFinWait2,
+  kCloseWait,
+  kClosing,
+  kLastAck,
+  kTimeWait,
+};
+const char* state_name(State s);
+
+struct TcpConfig {
+  std::size_t send_buffer = 256 * 1024;
+  std::size_t recv_buffer = 256 * 1024;
+  coro::Duration initial_rto = std::chrono::seconds(1);     // RFC 6298 §2.1
+  coro::Duration min_rto = std::chrono::milliseconds(200);  // RFC 6298 says 1 s; Linux uses 200 ms
+  coro::Duration max_rto = std::chrono::seconds(60);        // RFC 6298 §2.5
+  coro::Duration delayed_ack = std::chrono::milliseconds(40);  // RFC 1122 §4.2.3.2: <= 500 ms
+  coro::Duration msl = std::chrono::seconds(30);            // TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2)
+  unsigned max_syn_retries = 6;
+  unsigned max_retries = 12;              // data retransmissions before the connection times out
+  std::size_t max_time_wait = 65536;      // beyond this the oldest TIME-WAIT is recycled (counted)
+  std::uint32_t initial_window_segments = 10;  // RFC 6928
+};
+
+struct Tcb {
+  Tcb(TcpLayer& layer, const TcpConfig& cfg);
+  ~Tcb();
+  Tcb(const Tcb&) = delete;
+  Tcb& operator=(const Tcb&) = delete;
+
+  TcpLayer& layer;
+  State state = State::kClosed;
+  Endpoint local;
+  Endpoint remote;
+
+  // Send sequence space (RFC 9293 §3.3.1).
+  SeqNum iss;
+  SeqNum snd_una;
+  SeqNum snd_nxt;
+  SeqNum snd_max;             // highest sequence sent + 1 (snd_nxt may be rewound by an RTO)
+  std::uint32_t snd_wnd = 0;  // peer's window, already scaled
+  SeqNum snd_wl1;
+  SeqNum snd_wl2;
+  std::uint32_t max_snd_wnd = 0;
+  std::uint16_t snd_mss = 536;  // RFC 9293 §3.7.1 default when no MSS option
+  std::uint8_t snd_wscale = 0;  // shift applied to windows the peer advertises
+  std::uint8_t rcv_wscale = 0;  // shift we apply to windows we advertise
+  bool wscale_ok = false;
+
+  // Receive sequence space.
+  SeqNum irs;
+  SeqNum rcv_adv;  // right edge we advertised; never moved left (RFC 9293 §3.8.6.2.2)
+
+  SendBuffer sndbuf;
+  RecvBuffer rcvbuf;
+  SeqNum sndbuf_seq;  // sequence number of sndbuf's oldest byte
+
+  // FIN bookkeeping.
+  bool fin_queued = false;        // user shut down sending: FIN goes after the buffered data
+  std::optional<SeqNum> fin_seq;  // sequence number our FIN occupies once sent
+  std::optional<SeqNum> peer_fin;  // peer's FIN seen beyond a hole: processed when filled
+  bool peer_closed = false;       // peer's FIN consumed: reads return 0 after the data
+
+  // RTT estimation (RFC 6298) and retransmission.
+  coro::Duration srtt{};
+  coro::Duration rttvar{};
+  coro::Duration rto{};
+  bool have_rtt = false;
+  std::optional<SeqNum> rtt_seq;  // segment being timed (Karn: never a retransmitted one)
+  coro::TimePoint rtt_start{};
+  unsigned backoff = 0;  // consecutive RTO expiries
+  // Congestion control: NewReno (RFC 5681, RFC 6582).
+  std::uint32_t cwnd = 0;
+  std::uint32_t ssthresh = 0xffffffff;
+  unsigned dupacks = 0;
+  bool in_recovery = false;
+  SeqNum recover;
+
+  // Delayed ACK (RFC 1122 §4.2.3.2; RFC 9293 §3.8.6.3).
+  unsigned unacked_segments = 0;
+  bool ack_now = false;
+  bool ack_pending = false;
+  bool pending_output = false;  // linked in the layer's output list
+  Tcb* next_pending = nullptr;
+
+  struct Timer : coro::TimerNode {
+    Timer(Tcb* t, Callback cb) : coro::TimerNode(cb), tcb(t) {}
+    Tcb* tcb;
+  };
+  Timer rexmit_timer;
+  Timer delack_timer;
+  Timer persist_timer;
+  Timer timewait_timer;
+  unsigned persist_backoff = 0;
+
+  // Waiters: the flow events the engine turns into coroutine resumptions.
+  coro::WaitQueue readers;
+  coro::WaitQueue writers;
+  coro::WaitQueue connecters;
+  coro::WaitQueue closers;
+
+  std::optional<Error> error;  // set once: reset, refused, timed out
+  ListenerState* listener = nullptr;  // embryonic/accept-queue child of this listener
+  Tcb* accept_next = nullptr;
+  bool in_table = false;
+  bool user_attached = false;  // a Connection handle exists
+  bool in_time_wait_list = false;
+  Tcb* tw_prev = nullptr;
+  Tcb* tw_next = nullptr;
+};
+
+}  // namespace coronet::stack::tcp
