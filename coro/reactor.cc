@@ -1,6 +1,8 @@
 #include "coro/reactor.h"
 
 #include <linux/futex.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +72,7 @@ Reactor::Reactor(ReactorOptions options)
 
 Reactor::~Reactor() {
   shutdown();
+  if (int fd = wake_fd_.load(); fd >= 0) close(fd);
   if (tls_reactor == this) {
     tls_reactor = nullptr;
     log::set_thread_core(-1);
@@ -124,6 +127,11 @@ void Reactor::schedule(Suspension& s) { ready_.push_back(s); }
 void Reactor::add_poll_source(PollSource* source) {
   if (std::find(sources_.begin(), sources_.end(), source) == sources_.end()) {
     sources_.push_back(source);
+  }
+  if (source->wait_fd() >= 0 && wake_fd_.load() < 0) {
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("reactor: eventfd failed");
+    wake_fd_.store(fd);
   }
 }
 
@@ -208,14 +216,36 @@ bool Reactor::idle_wait() {
   for (PollSource* s : sources_) work |= s->poll();
   if (!work && ready_.empty() && !stop_requested()) {
     ++stats_.sleeps;
+    timespec ts{};
+    const timespec* timeout = nullptr;
+    bool expired = false;
     if (next) {
       auto left = std::chrono::duration_cast<Duration>(*next - clock_->now()).count();
-      if (left > 0) {
-        timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
-        futex_wait(&wake_seq_, seq, &ts);
-      }
+      expired = left <= 0;
+      ts = {static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+      timeout = &ts;
+    }
+    fds_scratch_.clear();
+    for (PollSource* s : sources_) {
+      if (int fd = s->wait_fd(); fd >= 0) fds_scratch_.push_back(fd);
+    }
+    if (expired) {
+      // the next deadline has passed: no sleep
+    } else if (fds_scratch_.empty()) {
+      futex_wait(&wake_seq_, seq, timeout);
     } else {
-      futex_wait(&wake_seq_, seq, nullptr);
+      // Packets or a remote wake() (the eventfd) end the sleep.
+      pollfd pfds[16];
+      std::size_t n = 0;
+      for (int fd : fds_scratch_) {
+        if (n < 15) pfds[n++] = pollfd{fd, POLLIN, 0};
+      }
+      int wfd = wake_fd_.load();
+      pfds[n++] = pollfd{wfd, POLLIN, 0};
+      if (wake_seq_.load() == seq) ppoll(pfds, n, timeout, nullptr);
+      std::uint64_t drained;
+      while (read(wfd, &drained, sizeof(drained)) > 0) {
+      }
     }
   }
   sleeping_.store(0);
@@ -238,7 +268,13 @@ void Reactor::stop() {
 
 void Reactor::wake() {
   wake_seq_.fetch_add(1);
-  if (sleeping_.load() != 0) futex_wake(&wake_seq_);
+  if (sleeping_.load() != 0) {
+    futex_wake(&wake_seq_);
+    if (int fd = wake_fd_.load(); fd >= 0) {
+      std::uint64_t one = 1;
+      (void)!write(fd, &one, sizeof(one));
+    }
+  }
 }
 
 void Reactor::shutdown() {

@@ -36,6 +36,9 @@ class PollSource {
   // Earliest time this source will have work without outside help (virtual-time devices); nullopt
   // when unknown or "only when woken".
   virtual std::optional<TimePoint> next_event() const { return std::nullopt; }
+  // A file descriptor that becomes readable when this source has work (a TAP device), or -1.
+  // An idle reactor sleeps in ppoll() on these instead of a futex, so packets wake it.
+  virtual int wait_fd() const { return -1; }
 };
 
 enum class IdleMode : std::uint8_t {
@@ -160,6 +163,8 @@ class Reactor {
   std::atomic<bool> stop_{false};
   std::atomic<std::uint32_t> sleeping_{0};
   std::atomic<std::uint32_t> wake_seq_{0};
+  std::atomic<int> wake_fd_{-1};  // eventfd, created when the first fd-based source appears
+  std::vector<int> fds_scratch_;
 };
 
 // spawn() on the calling thread's reactor. Throws TaskError when there is none.

@@ -1,0 +1,59 @@
+#include "tests/stack/sim_hosts.h"
+
+#include <string>
+
+namespace coronet::testing {
+
+namespace {
+nic::WireEndConfig end_config(const char* name, std::uint8_t last, nic::ImpairmentConfig imp) {
+  nic::WireEndConfig c;
+  c.name = name;
+  c.mac = nic::MacAddress({0x02, 0, 0, 0, 0, last});
+  c.pool = nic::PacketPoolConfig{.name = std::string(name) + "-rx", .count = 8192};
+  c.rx_ring_size = 4096;
+  c.tx_impairment = imp;
+  return c;
+}
+}  // namespace
+
+SimPair::SimPair(nic::ImpairmentConfig a_to_b, nic::ImpairmentConfig b_to_a,
+                 stack::tcp::TcpConfig tcp_config) {
+  wire = std::make_unique<nic::Wire>(v.clock, end_config("a", 1, a_to_b),
+                                     end_config("b", 2, b_to_a));
+  a = std::make_unique<SimHost>(v.reactor, wire->a(), kAddrA, tcp_config);
+  b = std::make_unique<SimHost>(v.reactor, wire->b(), kAddrB, tcp_config);
+}
+
+coro::Task<Result<void>> send_pattern(stack::tcp::Connection& c, std::uint64_t seed,
+                                      std::uint64_t total, std::size_t chunk) {
+  std::vector<std::byte> buf(chunk);
+  std::uint64_t sent = 0;
+  while (sent < total) {
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, total - sent));
+    for (std::size_t i = 0; i < n; ++i) buf[i] = pattern(seed, sent + i);
+    auto w = co_await c.write(std::span<const std::byte>(buf.data(), n));
+    if (!w) co_return w.error();
+    sent += n;
+  }
+  co_return Result<void>{};
+}
+
+coro::Task<Result<std::uint64_t>> receive_pattern(stack::tcp::Connection& c, std::uint64_t seed,
+                                                  std::size_t chunk) {
+  std::vector<std::byte> buf(chunk);
+  std::uint64_t got = 0;
+  for (;;) {
+    auto n = co_await c.read(buf);
+    if (!n) co_return n.error();
+    if (*n == 0) co_return got;
+    for (std::size_t i = 0; i < *n; ++i) {
+      if (buf[i] != pattern(seed, got + i)) {
+        co_return Error(Errc::kInvalidArgument,
+                        "byte " + std::to_string(got + i) + " differs from what was sent");
+      }
+    }
+    got += *n;
+  }
+}
+
+}  // namespace coronet::testing

@@ -1,0 +1,216 @@
+// coronet <-> coronet over the in-memory wire on virtual time: handshakes, byte-exact transfers
+// with and without loss and reordering, refusal, resets, half-close, every closing order, many
+// short connections.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "coro/timeout.h"
+#include "coro/when_all.h"
+#include "tests/stack/sim_hosts.h"
+
+namespace coronet::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using stack::Endpoint;
+using stack::tcp::Connection;
+using stack::tcp::State;
+
+constexpr std::uint16_t kPort = 7000;
+
+Result<std::uint64_t> transfer(SimPair& s, std::uint64_t bytes) {
+  auto listener = stack::tcp::listen(s.b->tcp, kPort);
+  EXPECT_TRUE(listener.has_value());
+  auto server = [&]() -> coro::Task<Result<std::uint64_t>> {
+    auto c = co_await listener->accept();
+    if (!c) co_return c.error();
+    auto got = co_await receive_pattern(*c, 42);
+    (void)co_await c->close();
+    co_return got;
+  };
+  auto client = [&]() -> coro::Task<Result<void>> {
+    auto c = co_await stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort});
+    if (!c) co_return c.error();
+    if (auto r = co_await send_pattern(*c, 42, bytes); !r) co_return r;
+    co_return co_await c->close();
+  };
+  auto [got, sent] = s.v.reactor.block_on(coro::when_all(server(), client()));
+  EXPECT_TRUE(sent.has_value()) << sent.error().message();
+  return got;
+}
+
+TEST(TcpSim, HandshakeAndSmallTransfer) {
+  SimPair s;
+  auto got = transfer(s, 1000);
+  ASSERT_TRUE(got.has_value()) << got.error().message();
+  EXPECT_EQ(*got, 1000u);
+  EXPECT_EQ(s.a->tcp.stats().connections_opened, 1u);
+  EXPECT_EQ(s.b->tcp.stats().connections_opened, 1u);
+}
+
+TEST(TcpSim, TenMegabytesArriveByteExact) {
+  SimPair s;
+  auto got = transfer(s, 10 << 20);
+  ASSERT_TRUE(got.has_value()) << got.error().message();
+  EXPECT_EQ(*got, 10u << 20);
+  EXPECT_EQ(s.a->tcp.stats().tx_retransmits, 0u);
+}
+
+TEST(TcpSim, LossAndReorderingStillDeliverEveryByteInOrder) {
+  nic::ImpairmentConfig imp;
+  imp.loss = 0.05;
+  imp.reorder = 0.05;
+  imp.delay = 1ms;
+  imp.seed = 7;
+  nic::ImpairmentConfig back = imp;
+  back.seed = 8;
+  SimPair s(imp, back);
+  auto got = transfer(s, 4 << 20);
+  ASSERT_TRUE(got.has_value()) << got.error().message();
+  EXPECT_EQ(*got, 4u << 20);
+  EXPECT_GT(s.a->tcp.stats().tx_retransmits, 0u);
+}
+
+TEST(TcpSim, ConnectToAClosedPortIsRefused) {
+  SimPair s;
+  auto r = s.v.reactor.block_on(stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, 9}));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Errc::kConnectionRefused);
+  EXPECT_EQ(s.b->tcp.stats().rx_no_connection, 1u);
+}
+
+TEST(TcpSim, ConnectTimesOutWhenThePeerIsSilent) {
+  nic::ImpairmentConfig drop_all;
+  drop_all.loss = 1.0;
+  SimPair s(drop_all);
+  auto r = s.v.reactor.block_on(
+      coro::with_timeout(stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort}), 3s));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Errc::kTimedOut);
+}
+
+TEST(TcpSim, AbortResetsThePeer) {
+  SimPair s;
+  auto listener = stack::tcp::listen(s.b->tcp, kPort);
+  auto server = [&]() -> coro::Task<Result<std::size_t>> {
+    auto c = co_await listener->accept();
+    std::byte buf[16];
+    co_return co_await c->read(buf);
+  };
+  auto client = [&]() -> coro::Task<void> {
+    auto c = co_await stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort});
+    (void)co_await coro::sleep_for(10ms);
+    c->abort();
+  };
+  auto [read, ignored] = s.v.reactor.block_on(coro::when_all(server(), client()));
+  ASSERT_FALSE(read.has_value());
+  EXPECT_EQ(read.error().code(), Errc::kConnectionReset);
+}
+
+TEST(TcpSim, HalfCloseLetsThePeerKeepSending) {
+  SimPair s;
+  auto listener = stack::tcp::listen(s.b->tcp, kPort);
+  auto server = [&]() -> coro::Task<Result<void>> {
+    auto c = co_await listener->accept();
+    auto got = co_await receive_pattern(*c, 1);  // until the client's FIN
+    if (!got) co_return got.error();
+    EXPECT_EQ(*got, 5000u);
+    EXPECT_EQ(c->state(), State::kCloseWait);
+    if (auto r = co_await send_pattern(*c, 2, 7000); !r) co_return r;
+    co_return co_await c->close();
+  };
+  auto client = [&]() -> coro::Task<Result<std::uint64_t>> {
+    auto c = co_await stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort});
+    if (auto r = co_await send_pattern(*c, 1, 5000); !r) co_return r.error();
+    (void)c->shutdown();
+    co_return co_await receive_pattern(*c, 2);
+  };
+  auto [srv, got] = s.v.reactor.block_on(coro::when_all(server(), client()));
+  EXPECT_TRUE(srv.has_value());
+  ASSERT_TRUE(got.has_value()) << got.error().message();
+  EXPECT_EQ(*got, 7000u);
+}
+
+enum class Order { kClientFirst, kServerFirst, kSimultaneous };
+
+void close_in_order(Order order) {
+  SimPair s;
+  auto listener = stack::tcp::listen(s.b->tcp, kPort);
+  State client_final{};
+  State server_final{};
+  auto server = [&]() -> coro::Task<void> {
+    auto c = co_await listener->accept();
+    if (order == Order::kClientFirst) {
+      std::byte b[1];
+      EXPECT_EQ(*(co_await c->read(b)), 0u);  // EOF first
+    } else if (order == Order::kSimultaneous) {
+      (void)co_await coro::sleep_for(5ms);
+    }
+    EXPECT_TRUE((co_await c->close()).has_value());
+    server_final = State::kClosed;
+  };
+  auto client = [&]() -> coro::Task<void> {
+    auto c = co_await stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort});
+    if (order == Order::kServerFirst) {
+      std::byte b[1];
+      EXPECT_EQ(*(co_await c->read(b)), 0u);
+    } else if (order == Order::kSimultaneous) {
+      (void)co_await coro::sleep_for(5ms);
+    }
+    Connection& conn = *c;
+    (void)co_await conn.close();
+    client_final = State::kClosed;
+  };
+  s.v.reactor.block_on(coro::when_all(server(), client()));
+  // Let TIME-WAIT run out (2*MSL on virtual time), then nothing may be left.
+  s.v.reactor.block_on([]() -> coro::Task<void> { (void)co_await coro::sleep_for(120s); }());
+  EXPECT_EQ(s.a->tcp.connection_count(), 0u);
+  EXPECT_EQ(s.b->tcp.connection_count(), 0u);
+  EXPECT_EQ(s.a->tcp.stats().live_tcbs, 0u);
+  EXPECT_EQ(s.b->tcp.stats().live_tcbs, 0u);
+  (void)client_final;
+  (void)server_final;
+}
+
+TEST(TcpSim, ClientClosesFirst) { close_in_order(Order::kClientFirst); }
+TEST(TcpSim, ServerClosesFirst) { close_in_order(Order::kServerFirst); }
+TEST(TcpSim, BothCloseAtOnce) { close_in_order(Order::kSimultaneous); }
+
+TEST(TcpSim, ThousandShortConnections) {
+  SimPair s;
+  auto listener = stack::tcp::listen(s.b->tcp, kPort, {.backlog = 1024});
+  constexpr int kConns = 1000;
+  int served = 0;
+  auto server = [&]() -> coro::Task<void> {
+    for (int i = 0; i < kConns; ++i) {
+      auto c = co_await listener->accept();
+      if (!c) co_return;
+      std::byte buf[64];
+      auto n = co_await c->read(buf);
+      if (n && *n > 0) (void)co_await c->write(std::span<const std::byte>(buf, *n));
+      (void)co_await c->close();
+      ++served;
+    }
+  };
+  int ok = 0;
+  auto client = [&]() -> coro::Task<void> {
+    for (int i = 0; i < kConns; ++i) {
+      auto c = co_await stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort});
+      if (!c) continue;
+      std::byte msg[64];
+      for (int k = 0; k < 64; ++k) msg[k] = pattern(i, k);
+      (void)co_await c->write(msg);
+      std::byte back[64];
+      if (co_await c->read_exactly(back) && std::memcmp(msg, back, 64) == 0) ++ok;
+      (void)co_await c->close();
+    }
+  };
+  s.v.reactor.block_on(coro::when_all(server(), client()));
+  EXPECT_EQ(served, kConns);
+  EXPECT_EQ(ok, kConns);
+  EXPECT_EQ(s.a->tcp.stats().connections_opened, static_cast<std::uint64_t>(kConns));
+}
+
+}  // namespace
+}  // namespace coronet::testing
