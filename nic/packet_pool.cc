@@ -99,6 +99,7 @@ void PacketPool::release(Packet* p) {
     free_list_.push_back(p);
   } else {
     p->next_ = nullptr;
+    p->in_pool_ = true;  // a second free is caught here too (attach() clears it on reuse)
     ops_.free(ops_.ctx, p);
   }
 }

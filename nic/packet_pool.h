@@ -74,6 +74,28 @@ class PacketPool {
   void adopt(Packet& p, std::byte* buf, std::uint32_t capacity, std::uint32_t data_offset,
              std::uint32_t length, void* backend_cookie);
 
+  // For backends, uncounted counterparts of adopt()/free():
+  // attach() points a descriptor at a foreign buffer like adopt() but counts nothing: it is what
+  // BackendOps::alloc uses, since alloc() counts the packet BackendOps::alloc returns.
+  void attach(Packet& p, std::byte* buf, std::uint32_t capacity, std::uint32_t data_offset,
+              std::uint32_t length, void* backend_cookie) {
+    p.buf_ = buf;
+    p.cap_ = capacity;
+    p.off_ = data_offset;
+    p.len_ = length;
+    p.next_ = nullptr;
+    p.pool_ = this;
+    p.backend_ = backend_cookie;
+    p.in_pool_ = false;
+    p.meta = {};
+  }
+  // note_backend_frees() counts `n` of this pool's packets as freed without calling
+  // BackendOps::free: the backend took their buffers for good (a NIC frees the mbufs it sent).
+  void note_backend_frees(std::uint32_t n) {
+    stats_.frees += n;
+    stats_.in_use -= n;
+  }
+
  private:
   void release(Packet* p);
   void count_alloc();
