@@ -20,8 +20,8 @@ inline constexpr std::uint32_t kLinkAndIpHeadroom = 14 + 60;
 // the transport header and ends at the IP payload's end (padding trimmed). It may be a chain
 // (Packet::next()) when it was reassembled from fragments and did not fit one buffer.
 struct IpRxInfo {
-  Ipv4Address src;
-  Ipv4Address dst;
+  Ipv4Address src{};
+  Ipv4Address dst{};
   std::uint8_t protocol = 0;
   std::uint8_t ttl = 0;
   std::uint8_t tos = 0;

@@ -26,11 +26,11 @@ inline constexpr std::uint32_t kMinHeader = 20;
 inline constexpr std::uint32_t kMaxHeader = 60;
 
 struct TcpOptions {
-  std::optional<std::uint16_t> mss;
-  std::optional<std::uint8_t> window_scale;  // shift count as received (clamped to 14 on use)
+  std::optional<std::uint16_t> mss = {};
+  std::optional<std::uint8_t> window_scale = {};  // shift as received (clamped to 14 on use)
   bool sack_permitted = false;
-  std::optional<std::uint32_t> ts_val;
-  std::optional<std::uint32_t> ts_ecr;
+  std::optional<std::uint32_t> ts_val = {};
+  std::optional<std::uint32_t> ts_ecr = {};
 };
 
 struct TcpHeader {

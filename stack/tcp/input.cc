@@ -14,6 +14,12 @@ std::uint32_t seg_length(const TcpHeader& h, std::uint32_t payload) {
 void TcpLayer::input(nic::Packet* p, const IpRxInfo& info) {
   ++stats_.rx_segments;
   std::span<const std::byte> seg = p->bytes();
+  if (p->next() != nullptr) {
+    // A reassembled datagram arrives as a chain: linearise it (rare; fragments are unusual for
+    // TCP, which sizes segments by MSS).
+    std::size_t n = p->copy_out(scratch_);
+    seg = std::span<const std::byte>(scratch_.data(), n);
+  }
   ParseError perr{};
   std::optional<TcpHeader> h = parse_header(seg, &perr);
   if (!h) {
@@ -164,6 +170,13 @@ void TcpLayer::segment_input(Tcb& t, const TcpHeader& h0, std::span<const std::b
   SeqNum nxt = rcv_nxt(t);
   std::uint32_t wnd = t.rcv_adv > nxt ? static_cast<std::uint32_t>(t.rcv_adv - nxt) : 0;
   std::uint32_t len = seg_length(h, plen);
+  if (t.state == State::kSynReceived && h.has(flag::kSyn) && !h.has(flag::kRst) &&
+      h.seq == t.irs) {
+    // The peer repeated its SYN: our SYN-ACK was lost. Answer it again (as Linux does) rather
+    // than with the bare ACK an old duplicate would earn.
+    send_syn(t);
+    return;
+  }
   // First: sequence number acceptability (RFC 9293 §3.10.7.4, the four cases).
   bool acceptable;
   if (len == 0) {
@@ -199,11 +212,6 @@ void TcpLayer::segment_input(Tcb& t, const TcpHeader& h0, std::span<const std::b
   }
   // Fourth: a SYN in a synchronized state earns a challenge ACK (RFC 5961 §4.2).
   if (h.has(flag::kSyn)) {
-    if (t.state == State::kSynReceived && h.seq == t.irs) {
-      // Our SYN-ACK was lost and the peer repeated its SYN: answer it again.
-      send_syn(t);
-      return;
-    }
     ++stats_.challenge_acks;
     t.ack_now = true;
     mark_output(&t);
@@ -368,11 +376,13 @@ void TcpLayer::process_data(Tcb& t, const TcpHeader& h, std::span<const std::byt
   }
   SeqNum seq = h.seq;
   if (!payload.empty()) {
+    bool had_gap = t.rcvbuf.has_out_of_order();
     switch (t.rcvbuf.insert(seq, payload)) {
       case RecvBuffer::Insert::kInOrder:
         t.readers.wake_all();
-        // RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: ACK at least every second full segment.
-        if (++t.unacked_segments >= 2 || t.rcvbuf.has_out_of_order()) {
+        // RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: ACK at least every second full segment;
+        // RFC 5681 §4.2: at once when the segment fills (part of) a gap.
+        if (++t.unacked_segments >= 2 || had_gap || t.rcvbuf.has_out_of_order()) {
           t.ack_now = true;
         } else {
           t.ack_pending = true;

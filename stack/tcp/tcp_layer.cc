@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "coro/log.h"
 #include "nic/packet_pool.h"
@@ -75,20 +76,18 @@ TcpLayer::TcpLayer(Engine& engine, TcpConfig config) : engine_(engine), config_(
 }
 
 TcpLayer::~TcpLayer() {
+  // Connection handles must be gone by now (they point into the layer). Closed connections
+  // waiting in the output list are no longer in the table: collect them before freeing.
   if (engine_.tcp() == this) engine_.attach_tcp(nullptr);
+  std::vector<Tcb*> orphans;
+  for (Tcb* t = pending_head_; t != nullptr; t = t->next_pending) {
+    if (!t->in_table) orphans.push_back(t);
+  }
+  pending_head_ = nullptr;
   for (auto& [k, t] : table_) delete t;
   table_.clear();
-  while (pending_head_ != nullptr) {
-    Tcb* t = pending_head_;
-    pending_head_ = t->next_pending;
-    if (!t->in_table) delete t;
-  }
-  for (auto& [p, l] : listeners_) {
-    while (Tcb* t = l->accept_head) {
-      l->accept_head = t->accept_next;
-    }
-    delete l;
-  }
+  for (Tcb* t : orphans) delete t;
+  for (auto& [p, l] : listeners_) delete l;
 }
 
 Tcb* TcpLayer::lookup(const Key& k) {
@@ -264,7 +263,10 @@ void TcpLayer::set_closed(Tcb& t, std::optional<Errc> error) {
     t.in_time_wait_list = false;
     --stats_.time_wait;
   }
-  if (t.listener != nullptr && t.state == State::kSynReceived) --t.listener->embryonic;
+  if (t.listener != nullptr && t.state == State::kSynReceived) {
+    --t.listener->embryonic;
+    t.listener = nullptr;  // an embryonic child leaves no trace in its listener
+  }
   t.state = State::kClosed;
   for (coro::TimerNode* n : {static_cast<coro::TimerNode*>(&t.rexmit_timer),
                              static_cast<coro::TimerNode*>(&t.delack_timer),

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <unordered_map>
+#include <vector>
 
 #include "nic/packet.h"
 #include "stack/engine.h"
@@ -155,6 +156,7 @@ class TcpLayer {
   Tcb* tw_tail_ = nullptr;
   std::uint16_t next_ephemeral_ = 32768;
   unsigned char isn_key_[16];
+  std::vector<std::byte> scratch_ = std::vector<std::byte>(65536);  // chained segments
 };
 
 }  // namespace coronet::stack::tcp

@@ -1,5 +1,7 @@
 #include "tests/stack/tcp_script.h"
 
+#include <gtest/gtest.h>
+
 #include <cstring>
 
 #include "stack/net/bytes.h"

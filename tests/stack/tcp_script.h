@@ -47,8 +47,8 @@ struct Seg {
   std::uint32_t seq = 0;
   std::uint32_t ack = 0;
   std::uint16_t window = 65535;
-  std::vector<std::byte> payload;
-  stack::tcp::TcpOptions options;
+  std::vector<std::byte> payload = {};
+  stack::tcp::TcpOptions options = {};
   bool corrupt_checksum = false;
 };
 

@@ -87,7 +87,7 @@ TEST(TcpSegments, WindowScaleIsEchoedWhenOffered) {
   auto r = s.next_sent();
   ASSERT_TRUE(r);
   ASSERT_TRUE(r->options.window_scale);
-  EXPECT_EQ(*r->options.window_scale, 2);  // 256 KiB receive buffer needs a shift of 2
+  EXPECT_EQ(*r->options.window_scale, 3);  // 256 KiB needs 65536 << 2 > 0xffff: shift 3
 }
 
 TEST(TcpSegments, AckToListenerGetsRst) {
