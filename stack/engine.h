@@ -128,6 +128,8 @@ class Engine final : public coro::PollSource {
   bool poll() override;
   // The device's next rx time (virtual-time wire), or now when work is already queued.
   std::optional<coro::TimePoint> next_event() const override;
+  // The device queue's readiness fd (TAP), so an idle reactor sleeps until packets arrive.
+  int wait_fd() const override { return device_.rx_fd(config_.queue); }
 
   coro::Reactor& reactor() { return reactor_; }
   nic::Device& device() { return device_; }
