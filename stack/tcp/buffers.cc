@@ -6,7 +6,7 @@
 namespace coronet::stack::tcp {
 
 ByteRing::ByteRing(std::size_t capacity)
-    : cap_(capacity), data_(std::make_unique<std::byte[]>(capacity)) {}
+    : cap_(capacity), data_(std::make_unique_for_overwrite<std::byte[]>(capacity)) {}
 
 void ByteRing::write_at(std::size_t pos, std::span<const std::byte> in) {
   std::size_t at = pos % cap_;
