@@ -1,0 +1,43 @@
+// Command-line network options shared by the examples:
+//   --nic=tap:IFACE          coronet's own TCP over a TAP device (created by this process)
+//   --addr=A.B.C.D/N         coronet's address and on-link prefix (default 198.18.0.2/24)
+//   --gateway=A.B.C.D        default route
+//   --mac=02:..              coronet's MAC (default 02:00:00:00:00:02)
+//   --port=N                 service port
+//   --busy-poll              never sleep (dedicated core); default: sleep on the device fd
+// Bad values are errors with a message, never silently replaced by defaults.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coro/reactor.h"
+#include "coro/result.h"
+#include "nic/device.h"
+#include "stack/net/ipv4_addr.h"
+
+namespace coronet::examples {
+
+struct NetOptions {
+  std::string nic = "tap:cn0";
+  stack::Ipv4Address addr{198, 18, 0, 2};
+  unsigned prefix_len = 24;
+  std::optional<stack::Ipv4Address> gateway;
+  nic::MacAddress mac{{0x02, 0, 0, 0, 0, 0x02}};
+  std::uint16_t port = 7;
+  coro::IdleMode idle = coro::IdleMode::kSleep;
+  std::vector<std::string> rest;  // arguments this parser does not know, in order
+};
+
+// Parses the flags above; anything else lands in `rest` for the program to handle.
+Result<NetOptions> parse_net_options(int argc, char** argv, std::uint16_t default_port);
+
+// Opens the device named by --nic.
+Result<std::unique_ptr<nic::Device>> open_device(const NetOptions& options);
+
+std::string net_options_usage();
+
+}  // namespace coronet::examples
