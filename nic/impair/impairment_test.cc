@@ -399,7 +399,14 @@ TEST(Impairer, FramesDueAfterTheHoldDeadlineDoNotOvertake) {
   }
   auto out = drain(imp, kT0 + 1s);
   ASSERT_EQ(out.size(), 64u);
-  for (std::uint32_t i = 0; i < 64; ++i) EXPECT_EQ(seq_of(out[i].packet), i);
+  int held = 0;
+  for (std::uint32_t i = 0; i < 64; ++i) {
+    EXPECT_EQ(seq_of(out[i].packet), i);
+    const TimePoint sent = kT0 + i * (1ms + 1ns);
+    EXPECT_TRUE(out[i].at == sent || out[i].at == sent + 1ms) << i;  // on time, or at the deadline
+    held += out[i].at != sent;
+  }
+  EXPECT_GT(held, 16);  // about half were held back, and all of them timed out
   EXPECT_EQ(imp.stats().reordered, 0u);
   free_all(out);
 }

@@ -21,6 +21,7 @@
 #include "stack/tcp/socket.h"
 #include "stack/tcp/tcp_layer.h"
 #include "tests/netns/netns.h"
+#include "tests/stack/kernel_peer.h"
 #include "tests/stack/sim_hosts.h"
 
 namespace coronet::testing {
@@ -104,99 +105,13 @@ struct Bench {
   std::optional<stack::tcp::TcpLayer> tcp;
 };
 
-// Kernel-side helpers: plain blocking sockets on a thread inside the namespace.
-int kernel_connect(std::uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(kCoronet.raw());
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-int kernel_listen(std::uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(kKernel.raw());
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd, 16) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-int kernel_accept(int lfd) {
-  timeval tv{10, 0};
-  setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  int fd = accept(lfd, nullptr, nullptr);
-  if (fd >= 0) {
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  }
-  return fd;
-}
-
-bool kernel_send_pattern(int fd, std::uint64_t seed, std::uint64_t total) {
-  std::vector<std::byte> buf(65536);
-  std::uint64_t sent = 0;
-  while (sent < total) {
-    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), total - sent));
-    for (std::size_t i = 0; i < n; ++i) buf[i] = pattern(seed, sent + i);
-    std::size_t off = 0;
-    while (off < n) {
-      ssize_t w = ::send(fd, buf.data() + off, n - off, MSG_NOSIGNAL);
-      if (w <= 0) return false;
-      off += static_cast<std::size_t>(w);
-    }
-    sent += n;
-  }
-  return true;
-}
-
-// Reads to EOF; returns the byte count, or -1 on an error or a mismatch.
-std::int64_t kernel_receive_pattern(int fd, std::uint64_t seed) {
-  std::vector<std::byte> buf(65536);
-  std::uint64_t got = 0;
-  for (;;) {
-    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
-    if (n < 0) return -1;
-    if (n == 0) return static_cast<std::int64_t>(got);
-    for (ssize_t i = 0; i < n; ++i) {
-      if (buf[static_cast<std::size_t>(i)] != pattern(seed, got + static_cast<std::uint64_t>(i))) {
-        return -1;
-      }
-    }
-    got += static_cast<std::uint64_t>(n);
-  }
-}
-
-// Runs `fn` on a thread inside the namespace.
-template <typename F>
-auto in_namespace(const NetNs& ns, F fn) {
-  return std::async(std::launch::async, [&ns, fn]() {
-    NetNs::Enter in(ns);
-    return fn();
-  });
-}
-
 void linux_client_to_coronet_server(bool lossy, std::uint64_t up, std::uint64_t down) {
   Bench b(lossy);
   ASSERT_TRUE(b.error.empty()) << b.error;
   auto listener = stack::tcp::listen(*b.tcp, 7000);
   ASSERT_TRUE(listener.has_value());
   auto kernel = in_namespace(*b.ns, [up, down]() -> std::pair<bool, std::int64_t> {
-    int fd = kernel_connect(7000);
+    int fd = kernel_connect({kCoronet, 7000});
     if (fd < 0) return {false, -1};
     bool ok = kernel_send_pattern(fd, 11, up);
     shutdown(fd, SHUT_WR);  // half-close: coronet sees EOF and still answers
@@ -240,7 +155,7 @@ TEST(TcpKernel, CoronetClientToLinuxServerBothDirections) {
   std::promise<void> listening;
   auto ready = listening.get_future();
   auto kernel = in_namespace(*b.ns, [&listening]() -> std::int64_t {
-    int lfd = kernel_listen(7001);
+    int lfd = kernel_listen({kKernel, 7001});
     listening.set_value();
     if (lfd < 0) return -2;
     int fd = kernel_accept(lfd);
@@ -280,7 +195,7 @@ TEST(TcpKernel, ResetByTheKernelPeerIsReported) {
   std::promise<void> listening;
   auto ready = listening.get_future();
   auto kernel = in_namespace(*b.ns, [&listening]() -> bool {
-    int lfd = kernel_listen(7002);
+    int lfd = kernel_listen({kKernel, 7002});
     listening.set_value();
     int fd = kernel_accept(lfd);
     close(lfd);
