@@ -106,7 +106,7 @@ void TcpScript::send(const Seg& s, std::uint16_t port) {
   std::uint32_t hlen = stack::tcp::kMinHeader + stack::tcp::options_length(h.options);
   std::vector<std::byte> t(hlen + s.payload.size());
   stack::tcp::write_header(h, t);
-  std::memcpy(t.data() + hlen, s.payload.data(), s.payload.size());
+  if (!s.payload.empty()) std::memcpy(t.data() + hlen, s.payload.data(), s.payload.size());
   std::uint16_t c = stack::tcp::tcp_checksum(kPeerAddr.raw(), kOurAddr.raw(), t);
   if (s.corrupt_checksum) c ^= 0x1234;
   store_be16(t.data() + 16, c);
