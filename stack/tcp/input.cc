@@ -98,7 +98,7 @@ void TcpLayer::listen_input(ListenerState& l, const TcpHeader& h, const IpRxInfo
     ++stats_.syn_dropped_backlog;  // SYN cookies arrive with the robustness issue
     return;
   }
-  Tcb* t = new_tcb({info.dst, h.dst_port}, {info.src, h.src_port});
+  Tcb* t = new_tcb({info.dst, h.dst_port}, {info.src, h.src_port}, l.buffers);
   t->listener = &l;
   ++l.embryonic;
   t->irs = h.seq;

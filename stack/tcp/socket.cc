@@ -129,13 +129,13 @@ coro::Task<Result<Connection>> Listener::accept() {
 }
 
 Result<Listener> listen(TcpLayer& layer, std::uint16_t port, ListenOptions options) {
-  auto l = layer.listen(port, options.backlog);
+  auto l = layer.listen(port, options.backlog, options.buffers);
   if (!l) return l.error();
   return Listener(layer, *l);
 }
 
 coro::Task<Result<Connection>> connect(TcpLayer& layer, Endpoint remote, ConnectOptions options) {
-  auto t = layer.open(remote, options.local_port);
+  auto t = layer.open(remote, options.local_port, options.buffers);
   if (!t) co_return t.error();
   Connection conn(*t);
   Tcb& tcb = **t;

@@ -56,6 +56,7 @@ class Connection {
 
 struct ListenOptions {
   std::size_t backlog = 128;
+  BufferSizes buffers = {};  // send/receive buffer of each accepted connection (0: default)
 };
 
 class Listener {
@@ -81,6 +82,7 @@ Result<Listener> listen(TcpLayer& layer, std::uint16_t port, ListenOptions optio
 
 struct ConnectOptions {
   std::uint16_t local_port = 0;  // 0: ephemeral
+  BufferSizes buffers = {};      // send/receive buffer sizes (0: the layer's default)
 };
 // Active open; completes once ESTABLISHED (or refused / timed out / cancelled).
 coro::Task<Result<Connection>> connect(TcpLayer& layer, Endpoint remote,

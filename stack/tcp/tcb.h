@@ -46,8 +46,14 @@ struct TcpConfig {
   std::uint32_t initial_window_segments = 10;  // RFC 6928
 };
 
+// Per-connection buffer sizes (0: the layer's TcpConfig default).
+struct BufferSizes {
+  std::size_t send = 0;
+  std::size_t recv = 0;
+};
+
 struct Tcb {
-  Tcb(TcpLayer& layer, const TcpConfig& cfg);
+  Tcb(TcpLayer& layer, const TcpConfig& cfg, BufferSizes sizes);
   ~Tcb();
   Tcb(const Tcb&) = delete;
   Tcb& operator=(const Tcb&) = delete;

@@ -48,10 +48,10 @@ void timewait_fired(coro::TimerNode* n) {
 }
 }  // namespace
 
-Tcb::Tcb(TcpLayer& l, const TcpConfig& cfg)
+Tcb::Tcb(TcpLayer& l, const TcpConfig& cfg, BufferSizes sizes)
     : layer(l),
-      sndbuf(cfg.send_buffer),
-      rcvbuf(cfg.recv_buffer),
+      sndbuf(sizes.send != 0 ? sizes.send : cfg.send_buffer),
+      rcvbuf(sizes.recv != 0 ? sizes.recv : cfg.recv_buffer),
       rto(cfg.initial_rto),
       rexmit_timer(this, &rexmit_fired),
       delack_timer(this, &delack_fired),
@@ -95,8 +95,19 @@ Tcb* TcpLayer::lookup(const Key& k) {
   return it == table_.end() ? nullptr : it->second;
 }
 
-Tcb* TcpLayer::new_tcb(Endpoint local, Endpoint remote) {
-  Tcb* t = new Tcb(*this, config_);
+Result<void> check_buffer_sizes(BufferSizes b) {
+  // Window scaling reaches 1 GiB; a buffer below 1 KiB cannot hold one segment.
+  for (std::size_t v : {b.send, b.recv}) {
+    if (v != 0 && (v < 1024 || v > (std::size_t{64} << 20))) {
+      return Error(Errc::kInvalidArgument,
+                   "TCP buffer size " + std::to_string(v) + " outside 1 KiB - 64 MiB");
+    }
+  }
+  return {};
+}
+
+Tcb* TcpLayer::new_tcb(Endpoint local, Endpoint remote, BufferSizes sizes) {
+  Tcb* t = new Tcb(*this, config_, sizes);
   t->local = local;
   t->remote = remote;
   ++stats_.live_tcbs;
@@ -133,14 +144,17 @@ SeqNum TcpLayer::generate_isn(Endpoint local, Endpoint remote) {
   return SeqNum(m + f);
 }
 
-Result<ListenerState*> TcpLayer::listen(std::uint16_t port, std::size_t backlog) {
+Result<ListenerState*> TcpLayer::listen(std::uint16_t port, std::size_t backlog,
+                                        BufferSizes sizes) {
   if (port == 0) return Error(Errc::kInvalidArgument, "listen on port 0");
+  if (auto r = check_buffer_sizes(sizes); !r) return r.error();
   if (listeners_.count(port) != 0) {
     return Error(Errc::kAddressInUse, "port " + std::to_string(port) + " is already listening");
   }
   auto* l = new ListenerState;
   l->port = port;
   l->backlog = std::max<std::size_t>(1, backlog);
+  l->buffers = sizes;
   listeners_.emplace(port, l);
   return l;
 }
@@ -175,10 +189,11 @@ Tcb* TcpLayer::pop_accepted(ListenerState* l) {
   return t;
 }
 
-Result<Tcb*> TcpLayer::open(Endpoint remote, std::uint16_t local_port) {
+Result<Tcb*> TcpLayer::open(Endpoint remote, std::uint16_t local_port, BufferSizes sizes) {
   if (remote.addr.is_any() || remote.port == 0) {
     return Error(Errc::kInvalidArgument, "connect to " + remote.to_string());
   }
+  if (auto r = check_buffer_sizes(sizes); !r) return r.error();
   Endpoint local{engine_.address(), local_port};
   if (local_port == 0) {
     // Ephemeral range 32768-60999 (like Linux); the first free one after the last used.
@@ -195,7 +210,7 @@ Result<Tcb*> TcpLayer::open(Endpoint remote, std::uint16_t local_port) {
     return Error(Errc::kAddressInUse, "connection " + local.to_string() + " -> " +
                                           remote.to_string() + " exists");
   }
-  Tcb* t = new_tcb(local, remote);
+  Tcb* t = new_tcb(local, remote, sizes);
   t->user_attached = true;
   t->iss = generate_isn(local, remote);
   t->snd_una = t->iss;

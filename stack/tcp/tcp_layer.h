@@ -61,6 +61,7 @@ class ListenerState {
  public:
   std::uint16_t port = 0;
   std::size_t backlog = 128;
+  BufferSizes buffers;        // for accepted connections
   std::size_t embryonic = 0;  // SYN-RECEIVED children
   std::size_t queued = 0;     // established, waiting for accept()
   Tcb* accept_head = nullptr;
@@ -68,6 +69,9 @@ class ListenerState {
   coro::WaitQueue acceptors;
   bool closed = false;
 };
+
+// Errc::kInvalidArgument for sizes outside 1 KiB - 64 MiB (0 means "the default").
+Result<void> check_buffer_sizes(BufferSizes sizes);
 
 class TcpLayer {
  public:
@@ -82,11 +86,11 @@ class TcpLayer {
   void flush();
 
   // --- socket side (socket.cc) ---
-  Result<ListenerState*> listen(std::uint16_t port, std::size_t backlog);
+  Result<ListenerState*> listen(std::uint16_t port, std::size_t backlog, BufferSizes sizes = {});
   void close_listener(ListenerState* l);
   Tcb* pop_accepted(ListenerState* l);
   // Starts an active open (SYN-SENT). local_port 0 picks an ephemeral port.
-  Result<Tcb*> open(Endpoint remote, std::uint16_t local_port);
+  Result<Tcb*> open(Endpoint remote, std::uint16_t local_port, BufferSizes sizes = {});
   // Queues our FIN after the buffered data (RFC 9293 §3.10.4 CLOSE / shutdown of sending).
   void shutdown_send(Tcb* t);
   // Sends RST and forgets the connection (RFC 9293 §3.10.5 ABORT).
@@ -130,7 +134,7 @@ class TcpLayer {
   static Key key_of(const Tcb& t) { return {t.remote.addr.raw(), t.remote.port, t.local.port}; }
 
   Tcb* lookup(const Key& k);
-  Tcb* new_tcb(Endpoint local, Endpoint remote);
+  Tcb* new_tcb(Endpoint local, Endpoint remote, BufferSizes sizes);
   void insert(Tcb* t);
   void remove(Tcb* t);
   SeqNum generate_isn(Endpoint local, Endpoint remote);

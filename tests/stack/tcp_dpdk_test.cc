@@ -142,6 +142,32 @@ TEST(TcpDpdk, KernelPeerOverNetTapBothDirections) {
     EXPECT_EQ(*down, 1u << 20);
     EXPECT_EQ(kserver.get(), 3 << 20);
 
+    // The kernel resets an accepted connection (SO_LINGER 0): coronet reports "reset by peer".
+    std::promise<void> listening2;
+    auto ready2 = listening2.get_future();
+    auto resetter = in_namespace(*ns, [&listening2]() -> bool {
+      int lfd = kernel_listen({kKernel, 7002});
+      listening2.set_value();
+      int fd = kernel_accept(lfd);
+      close(lfd);
+      if (fd < 0) return false;
+      linger l{1, 0};
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+      close(fd);
+      return true;
+    });
+    ready2.wait();
+    auto reset_client = [&]() -> coro::Task<Result<std::size_t>> {
+      auto c = co_await stack::tcp::connect(tcp, {kKernel, 7002});
+      if (!c) co_return c.error();
+      std::byte buf[16];
+      co_return co_await c->read(buf);
+    };
+    auto reset = reactor.block_on(coro::with_timeout(reset_client(), 10s));
+    EXPECT_TRUE(resetter.get());
+    ASSERT_FALSE(reset.has_value());
+    EXPECT_EQ(reset.error().code(), Errc::kConnectionReset) << reset.error().message();
+
     // A closed port answers with RST: connection refused.
     auto refused = reactor.block_on(
         coro::with_timeout(stack::tcp::connect(tcp, {kKernel, 7999}), 10s));

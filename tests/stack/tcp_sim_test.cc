@@ -72,6 +72,34 @@ TEST(TcpSim, HundredMegabytesWithFivePercentLossAndReordering) {
   EXPECT_GT(s.a->tcp.stats().tx_retransmits, 0u);
 }
 
+TEST(TcpSim, PerConnectionBufferSizesShapeTheWindow) {
+  SimPair s;
+  auto listener = stack::tcp::listen(s.b->tcp, kPort, {.buffers = {.send = 8192, .recv = 4096}});
+  ASSERT_TRUE(listener.has_value());
+  auto server = [&]() -> coro::Task<Result<std::uint64_t>> {
+    auto c = co_await listener->accept();
+    if (!c) co_return c.error();
+    co_return co_await receive_pattern(*c, 5, 1000);
+  };
+  auto client = [&]() -> coro::Task<Result<void>> {
+    auto c = co_await stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort},
+                                          {.buffers = {.send = 2048, .recv = 2048}});
+    if (!c) co_return c.error();
+    if (auto r = co_await send_pattern(*c, 5, 200000, 3000); !r) co_return r;
+    co_return co_await c->close();
+  };
+  auto [got, sent] = s.v.reactor.block_on(coro::when_all(server(), client()));
+  ASSERT_TRUE(sent.has_value()) << sent.error().message();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, 200000u);
+  // Bad sizes are refused with a message.
+  auto bad = s.v.reactor.block_on(stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort},
+                                                      {.buffers = {.send = 10}}));
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().message(), "invalid argument: TCP buffer size 10 outside 1 KiB - 64 MiB");
+  EXPECT_FALSE(stack::tcp::listen(s.b->tcp, 9, {.buffers = {.recv = 1u << 30}}).has_value());
+}
+
 TEST(TcpSim, ConnectToAClosedPortIsRefused) {
   SimPair s;
   auto r = s.v.reactor.block_on(stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, 9}));
