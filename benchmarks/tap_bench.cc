@@ -232,7 +232,7 @@ void BM_TapRx(benchmark::State& state) {
                  (mode_of(state) == IoMode::kUring ? " depth " + std::to_string(state.range(1))
                                                    : std::string()));
 }
-BENCHMARK(BM_TapRx)->Args({0, 0})->Args({1, 32})->Args({1, 128});
+BENCHMARK(BM_TapRx)->Args({0, 0})->Args({1, 4})->Args({1, 8})->Args({1, 32})->Args({1, 128});
 
 // One frame at a time, sender included (real time, no pause): what a sparse flow costs end to end,
 // including the wake-ups a frame causes in the kernel for every read armed on the TAP.

@@ -1,7 +1,6 @@
 #include "nic/tap/tap_uring.h"
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -19,7 +18,7 @@ constexpr std::uint32_t kEtherHeader = 14;
 // Linux 5.19+; older kernels get a plain ring.
 int init_ring(io_uring& ring, std::uint32_t entries) {
   io_uring_params p{};
-  p.flags = getenv("NOCOOP") ? 0 : (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+  p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   int r = io_uring_queue_init_params(entries, &ring, &p);
   if (r == -EINVAL) {
     p = {};

@@ -77,6 +77,12 @@ class RecvBuffer {
   Insert insert(SeqNum seq, std::span<const std::byte> data);
   // Copies up to out.size() in-order bytes to the user; returns the count.
   std::size_t read(std::span<std::byte> out);
+  // Advances past `n` in-order bytes that went straight to a waiting reader's buffer instead of
+  // through the ring. Precondition: nothing buffered (readable() == 0, no out-of-order ranges).
+  void skip_delivered(std::size_t n) {
+    base_ += static_cast<std::uint32_t>(n);
+    head_ = (head_ + n) % ring_.capacity();
+  }
 
  private:
   struct Range {

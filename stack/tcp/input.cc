@@ -1,4 +1,6 @@
 // Segment arrival: RFC 9293 §3.10.7, with RFC 5961's blind-attack checks that RFC 9293 adopts.
+#include <cstring>
+
 #include "nic/packet_pool.h"
 #include "stack/tcp/tcp_layer.h"
 
@@ -375,6 +377,28 @@ void TcpLayer::process_data(Tcb& t, const TcpHeader& h, std::span<const std::byt
       return;  // RFC 9293 §3.10.7.4 seventh: after the peer's FIN, text is ignored
   }
   SeqNum seq = h.seq;
+  if (!payload.empty() && t.direct_buf.size() > t.direct_filled && seq == t.rcvbuf.next() &&
+      t.rcvbuf.readable() == 0 && !t.rcvbuf.has_out_of_order()) {
+    // A reader is waiting: hand it the bytes directly (the packet is the only other copy).
+    std::size_t n = std::min(payload.size(), t.direct_buf.size() - t.direct_filled);
+    std::memcpy(t.direct_buf.data() + t.direct_filled, payload.data(), n);
+    t.direct_filled += n;
+    t.rcvbuf.skip_delivered(n);
+    stats_.rx_direct_bytes += n;
+    seq += static_cast<std::uint32_t>(n);
+    payload = payload.subspan(n);
+    t.readers.wake_all();
+    // The window is unchanged (the bytes left at once); ACK as for in-order data.
+    if (++t.unacked_segments >= 2) {
+      t.ack_now = true;
+    } else {
+      t.ack_pending = true;
+      if (!t.delack_timer.armed()) {
+        engine_.reactor().arm_timer(t.delack_timer, engine_.reactor().now() + config_.delayed_ack);
+      }
+    }
+    mark_output(&t);
+  }
   if (!payload.empty()) {
     bool had_gap = t.rcvbuf.has_out_of_order();
     switch (t.rcvbuf.insert(seq, payload)) {

@@ -48,7 +48,15 @@ coro::Task<Result<std::size_t>> Connection::read(std::span<std::byte> buf) {
     if (t.peer_closed) co_return std::size_t{0};
     if (t.error) co_return *t.error;
     if (t.state == State::kClosed) co_return std::size_t{0};
-    if (auto w = co_await t.readers.wait(); !w) co_return w.error();
+    // Lend the buffer while waiting: in-order data lands in it directly (see Tcb::direct_buf).
+    t.direct_buf = buf;
+    t.direct_filled = 0;
+    auto w = co_await t.readers.wait();
+    std::size_t direct = t.direct_filled;
+    t.direct_buf = {};
+    t.direct_filled = 0;
+    if (direct > 0) co_return direct;  // delivered bytes are never lost to a cancellation
+    if (!w) co_return w.error();
   }
 }
 

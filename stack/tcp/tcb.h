@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 
 #include "coro/result.h"
 #include "coro/timer_wheel.h"
@@ -122,6 +123,11 @@ struct Tcb {
   Timer persist_timer;
   Timer timewait_timer;
   unsigned persist_backoff = 0;
+
+  // A reader waiting with an empty window lends its buffer: in-order data is copied straight
+  // into it (one copy from the packet to the user instead of two through the ring).
+  std::span<std::byte> direct_buf;
+  std::size_t direct_filled = 0;
 
   // Waiters: the flow events the engine turns into coroutine resumptions.
   coro::WaitQueue readers;

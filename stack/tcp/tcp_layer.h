@@ -38,6 +38,7 @@ struct TcpStats {
   std::uint64_t rx_out_of_window = 0;   // unacceptable segments (ACKed and dropped)
   std::uint64_t rx_out_of_order = 0;
   std::uint64_t rx_duplicate = 0;
+  std::uint64_t rx_direct_bytes = 0;    // copied straight into a waiting reader's buffer
   std::uint64_t tx_segments = 0;
   std::uint64_t tx_retransmits = 0;
   std::uint64_t tx_rst = 0;

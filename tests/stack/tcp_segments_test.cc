@@ -142,6 +142,31 @@ TEST(TcpSegments, InOrderDataIsAckedAfterTwoSegmentsOrTheDelayedAckTimer) {
   EXPECT_EQ(std::string(reinterpret_cast<char*>(buf), *n), "helloabcd");
 }
 
+TEST(TcpSegments, DataForAWaitingReaderIsCopiedStraightIntoItsBuffer) {
+  TcpScript s;
+  auto e = s.establish(kPort);
+  std::byte buf[64];
+  Result<std::size_t> got = Error(Errc::kCancelled);
+  auto reader = [&]() -> coro::Task<void> { got = co_await e.conn.read(buf); };
+  s.v.reactor.spawn(reader());
+  s.settle();  // the reader now waits with its buffer lent to the connection
+  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = e.our_iss + 1,
+             .payload = bytes_of("zero-ring")},
+         kPort);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(buf), *got), "zero-ring");
+  EXPECT_EQ(s.tcp.stats().rx_direct_bytes, 9u);
+  // The next segment, with nobody waiting, goes through the receive ring as usual.
+  s.send(Seg{.flags = flag::kAck, .seq = 1010, .ack = e.our_iss + 1, .payload = bytes_of("ring")},
+         kPort);
+  auto n = s.v.reactor.block_on(e.conn.read(buf));
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(buf), *n), "ring");
+  EXPECT_EQ(s.tcp.stats().rx_direct_bytes, 9u);
+  auto ack = s.next_sent();
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ack->ack.raw(), 1014u);
+}
+
 TEST(TcpSegments, OutOfOrderThenFill) {
   TcpScript s;
   auto e = s.establish(kPort);
