@@ -142,15 +142,7 @@ Packet* PacketPool::clone(const Packet& src) {
 
 void PacketPool::adopt(Packet& p, std::byte* buf, std::uint32_t capacity,
                        std::uint32_t data_offset, std::uint32_t length, void* backend_cookie) {
-  p.buf_ = buf;
-  p.cap_ = capacity;
-  p.off_ = data_offset;
-  p.len_ = length;
-  p.next_ = nullptr;
-  p.pool_ = this;
-  p.backend_ = backend_cookie;
-  p.in_pool_ = false;
-  p.meta = {};
+  attach(p, buf, capacity, data_offset, length, backend_cookie);
   count_alloc();  // released through free() like any other packet of this pool
 }
 

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "tests/stack/sim_hosts.h"
@@ -103,6 +104,47 @@ std::int64_t kernel_receive_pattern(int fd, std::uint64_t seed) {
     }
     got += static_cast<std::uint64_t>(n);
   }
+}
+
+namespace {
+// Starts `body(listen_fd)` on a namespace thread and returns after listen().
+template <typename R, typename F>
+std::future<R> serve(const NetNs& ns, stack::Endpoint at, F body) {
+  auto listening = std::make_shared<std::promise<void>>();
+  auto ready = listening->get_future();
+  auto result = std::async(std::launch::async, [&ns, at, listening, body]() -> R {
+    NetNs::Enter in(ns);
+    int lfd = kernel_listen(at);
+    listening->set_value();
+    if (lfd < 0) return R{};
+    int fd = kernel_accept(lfd);
+    close(lfd);
+    if (fd < 0) return R{};
+    return body(fd);
+  });
+  ready.wait();
+  return result;
+}
+}  // namespace
+
+std::future<std::int64_t> kernel_serve_once(const NetNs& ns, stack::Endpoint at,
+                                            std::uint64_t seed_in, std::uint64_t seed_out,
+                                            std::uint64_t bytes_out) {
+  return serve<std::int64_t>(ns, at, [=](int fd) -> std::int64_t {
+    std::int64_t got = kernel_receive_pattern(fd, seed_in);
+    bool ok = kernel_send_pattern(fd, seed_out, bytes_out);
+    close(fd);
+    return ok ? got : -1;
+  });
+}
+
+std::future<bool> kernel_reset_once(const NetNs& ns, stack::Endpoint at) {
+  return serve<bool>(ns, at, [](int fd) {
+    linger l{1, 0};  // close with RST
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    close(fd);
+    return true;
+  });
 }
 
 }  // namespace coronet::testing

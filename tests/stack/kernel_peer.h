@@ -22,6 +22,16 @@ bool kernel_send_pattern(int fd, std::uint64_t seed, std::uint64_t total);
 // Reads to EOF checking every byte; the byte count, or -1 on an error or a mismatch.
 std::int64_t kernel_receive_pattern(int fd, std::uint64_t seed);
 
+// One-connection kernel servers on a thread inside `ns`. Each returns once the socket listens;
+// the future gives the outcome.
+//  - echo-like: receive pattern `seed_in` to EOF, send `bytes_out` of pattern `seed_out`, close;
+//    the bytes received (negative on an error or mismatch).
+//  - reset: accept, then close with SO_LINGER 0 (an RST); true when a connection was accepted.
+std::future<std::int64_t> kernel_serve_once(const NetNs& ns, stack::Endpoint at,
+                                            std::uint64_t seed_in, std::uint64_t seed_out,
+                                            std::uint64_t bytes_out);
+std::future<bool> kernel_reset_once(const NetNs& ns, stack::Endpoint at);
+
 // Runs `fn` on a thread inside `ns`.
 template <typename F>
 auto in_namespace(const NetNs& ns, F fn) {

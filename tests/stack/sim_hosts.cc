@@ -56,4 +56,21 @@ coro::Task<Result<std::uint64_t>> receive_pattern(stack::tcp::Connection& c, std
   }
 }
 
+coro::Task<Result<std::uint64_t>> send_then_receive(stack::tcp::TcpLayer& tcp, stack::Endpoint to,
+                                                    std::uint64_t seed_up, std::uint64_t up,
+                                                    std::uint64_t seed_down) {
+  auto c = co_await stack::tcp::connect(tcp, to);
+  if (!c) co_return c.error();
+  if (auto r = co_await send_pattern(*c, seed_up, up, 65536); !r) co_return r.error();
+  (void)c->shutdown();
+  co_return co_await receive_pattern(*c, seed_down, 65536);
+}
+
+coro::Task<Result<std::size_t>> connect_and_read(stack::tcp::TcpLayer& tcp, stack::Endpoint to) {
+  auto c = co_await stack::tcp::connect(tcp, to);
+  if (!c) co_return c.error();
+  std::byte buf[16];
+  co_return co_await c->read(buf);
+}
+
 }  // namespace coronet::testing

@@ -52,4 +52,12 @@ coro::Task<Result<void>> send_pattern(stack::tcp::Connection& c, std::uint64_t s
 coro::Task<Result<std::uint64_t>> receive_pattern(stack::tcp::Connection& c, std::uint64_t seed,
                                                   std::size_t chunk = 16384);
 
+// Connects to `to`, sends `up` bytes of pattern `seed_up`, half-closes, then reads pattern
+// `seed_down` to EOF; the bytes read.
+coro::Task<Result<std::uint64_t>> send_then_receive(stack::tcp::TcpLayer& tcp, stack::Endpoint to,
+                                                    std::uint64_t seed_up, std::uint64_t up,
+                                                    std::uint64_t seed_down);
+// Connects to `to` and reads once: what the peer's immediate close or reset looks like.
+coro::Task<Result<std::size_t>> connect_and_read(stack::tcp::TcpLayer& tcp, stack::Endpoint to);
+
 }  // namespace coronet::testing

@@ -115,55 +115,16 @@ TEST(TcpDpdk, KernelPeerOverNetTapBothDirections) {
     EXPECT_EQ(kernel_got, 2 << 20);
 
     // coronet client -> Linux server: 3 MB up, 1 MB down.
-    std::promise<void> listening;
-    auto ready = listening.get_future();
-    auto kserver = in_namespace(*ns, [&listening]() -> std::int64_t {
-      int lfd = kernel_listen({kKernel, 7001});
-      listening.set_value();
-      if (lfd < 0) return -2;
-      int fd = kernel_accept(lfd);
-      close(lfd);
-      if (fd < 0) return -3;
-      std::int64_t n = kernel_receive_pattern(fd, 41);
-      bool ok = kernel_send_pattern(fd, 42, 1 << 20);
-      close(fd);
-      return ok ? n : -4;
-    });
-    ready.wait();
-    auto client = [&]() -> coro::Task<Result<std::uint64_t>> {
-      auto c = co_await stack::tcp::connect(tcp, {kKernel, 7001});
-      if (!c) co_return c.error();
-      if (auto r = co_await send_pattern(*c, 41, 3 << 20, 65536); !r) co_return r.error();
-      (void)c->shutdown();
-      co_return co_await receive_pattern(*c, 42, 65536);
-    };
-    auto down = reactor.block_on(coro::with_timeout(client(), 60s));
+    auto kserver = kernel_serve_once(*ns, {kKernel, 7001}, 41, 42, 1 << 20);
+    auto down = reactor.block_on(
+        coro::with_timeout(send_then_receive(tcp, {kKernel, 7001}, 41, 3 << 20, 42), 60s));
     ASSERT_TRUE(down.has_value()) << down.error().message();
     EXPECT_EQ(*down, 1u << 20);
     EXPECT_EQ(kserver.get(), 3 << 20);
 
     // The kernel resets an accepted connection (SO_LINGER 0): coronet reports "reset by peer".
-    std::promise<void> listening2;
-    auto ready2 = listening2.get_future();
-    auto resetter = in_namespace(*ns, [&listening2]() -> bool {
-      int lfd = kernel_listen({kKernel, 7002});
-      listening2.set_value();
-      int fd = kernel_accept(lfd);
-      close(lfd);
-      if (fd < 0) return false;
-      linger l{1, 0};
-      setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-      close(fd);
-      return true;
-    });
-    ready2.wait();
-    auto reset_client = [&]() -> coro::Task<Result<std::size_t>> {
-      auto c = co_await stack::tcp::connect(tcp, {kKernel, 7002});
-      if (!c) co_return c.error();
-      std::byte buf[16];
-      co_return co_await c->read(buf);
-    };
-    auto reset = reactor.block_on(coro::with_timeout(reset_client(), 10s));
+    auto resetter = kernel_reset_once(*ns, {kKernel, 7002});
+    auto reset = reactor.block_on(coro::with_timeout(connect_and_read(tcp, {kKernel, 7002}), 10s));
     EXPECT_TRUE(resetter.get());
     ASSERT_FALSE(reset.has_value());
     EXPECT_EQ(reset.error().code(), Errc::kConnectionReset) << reset.error().message();

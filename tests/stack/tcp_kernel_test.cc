@@ -152,29 +152,9 @@ TEST(TcpKernel, LinuxClientToCoronetServerUnderFivePercentLoss) {
 TEST(TcpKernel, CoronetClientToLinuxServerBothDirections) {
   Bench b(false);
   ASSERT_TRUE(b.error.empty()) << b.error;
-  std::promise<void> listening;
-  auto ready = listening.get_future();
-  auto kernel = in_namespace(*b.ns, [&listening]() -> std::int64_t {
-    int lfd = kernel_listen({kKernel, 7001});
-    listening.set_value();
-    if (lfd < 0) return -2;
-    int fd = kernel_accept(lfd);
-    close(lfd);
-    if (fd < 0) return -3;
-    std::int64_t got = kernel_receive_pattern(fd, 21);
-    bool ok = kernel_send_pattern(fd, 22, 3 << 20);
-    close(fd);
-    return ok ? got : -4;
-  });
-  ready.wait();
-  auto client = [&]() -> coro::Task<Result<std::uint64_t>> {
-    auto c = co_await stack::tcp::connect(*b.tcp, {kKernel, 7001});
-    if (!c) co_return c.error();
-    if (auto r = co_await send_pattern(*c, 21, 5 << 20, 65536); !r) co_return r.error();
-    (void)c->shutdown();
-    co_return co_await receive_pattern(*c, 22, 65536);
-  };
-  auto got = b.reactor->block_on(coro::with_timeout(client(), 60s));
+  auto kernel = kernel_serve_once(*b.ns, {kKernel, 7001}, 21, 22, 3 << 20);
+  auto got = b.reactor->block_on(
+      coro::with_timeout(send_then_receive(*b.tcp, {kKernel, 7001}, 21, 5 << 20, 22), 60s));
   ASSERT_TRUE(got.has_value()) << got.error().message();
   EXPECT_EQ(*got, 3u << 20);
   EXPECT_EQ(kernel.get(), 5 << 20);
@@ -192,27 +172,8 @@ TEST(TcpKernel, ConnectToAClosedKernelPortIsRefused) {
 TEST(TcpKernel, ResetByTheKernelPeerIsReported) {
   Bench b(false);
   ASSERT_TRUE(b.error.empty()) << b.error;
-  std::promise<void> listening;
-  auto ready = listening.get_future();
-  auto kernel = in_namespace(*b.ns, [&listening]() -> bool {
-    int lfd = kernel_listen({kKernel, 7002});
-    listening.set_value();
-    int fd = kernel_accept(lfd);
-    close(lfd);
-    if (fd < 0) return false;
-    linger l{1, 0};  // close with RST
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-    close(fd);
-    return true;
-  });
-  ready.wait();
-  auto client = [&]() -> coro::Task<Result<std::size_t>> {
-    auto c = co_await stack::tcp::connect(*b.tcp, {kKernel, 7002});
-    if (!c) co_return c.error();
-    std::byte buf[16];
-    co_return co_await c->read(buf);
-  };
-  auto r = b.reactor->block_on(coro::with_timeout(client(), 10s));
+  auto kernel = kernel_reset_once(*b.ns, {kKernel, 7002});
+  auto r = b.reactor->block_on(coro::with_timeout(connect_and_read(*b.tcp, {kKernel, 7002}), 10s));
   EXPECT_TRUE(kernel.get());
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), Errc::kConnectionReset) << r.error().message();
