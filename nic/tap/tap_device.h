@@ -53,7 +53,7 @@ struct TapConfig {
   std::uint16_t mtu = 1500;
   PacketPoolConfig pool;  // buffer_size - headroom must hold mtu + 14 bytes
   IoMode io = IoMode::kReadv;
-  std::uint32_t uring_rx_depth = 32;         // kUring: reads kept in flight (pool packets held)
+  std::uint32_t uring_rx_depth = 8;          // kUring: reads kept in flight (pool packets held)
   std::uint32_t uring_tx_depth = 256;        // kUring: writes that may be in flight at once
   std::string device_path = "/dev/net/tun";  // the tun clone device (tests point it elsewhere)
 };

@@ -177,10 +177,32 @@ std::size_t TapDevice::Uring::rx_burst(std::span<Packet*> out) {
   if (io_uring_sq_ready(&rx_ring_) != 0) submit_rx(true);
   std::size_t n = 0;
   // Every completion counts against the burst, delivered or not, so one call does bounded work.
-  for (std::size_t budget = out.size(); budget > 0;) {
+  std::size_t budget = out.size();
+  for (;;) {
+    const std::size_t before = budget;
+    harvest_rx(out, n, budget);
+    // Every read completed, so the TAP queue may hold more than the reads in flight could take:
+    // send the re-armed ones straight back (they complete inline while frames are queued). This
+    // keeps a shallow ring (few reads, so few wake-ups per frame on sparse traffic) from capping
+    // the burst at its depth.
+    if (budget == 0 || budget == before || rx_armed() != 0 || io_uring_sq_ready(&rx_ring_) == 0) {
+      break;
+    }
+    submit_rx(true);
+  }
+  // Keep at least half the reads armed so rx_fd() wakes a sleeping reactor; otherwise leave the
+  // re-armed reads for the next burst's syscall.
+  if (io_uring_sq_ready(&rx_ring_) != 0 && rx_armed() < rx_slots_.size() / 2 + 1) {
+    submit_rx(false);
+  }
+  return n;
+}
+
+void TapDevice::Uring::harvest_rx(std::span<Packet*> out, std::size_t& n, std::size_t& budget) {
+  while (budget > 0) {
     io_uring_cqe* cqe = nullptr;
     // Enters the kernel only when it flagged pending completion work (TASKRUN_FLAG).
-    if (io_uring_peek_cqe(&rx_ring_, &cqe) != 0) break;
+    if (io_uring_peek_cqe(&rx_ring_, &cqe) != 0) return;
     const std::uint64_t tag = io_uring_cqe_get_data64(cqe);
     const int res = cqe->res;
     io_uring_cqe_seen(&rx_ring_, cqe);
@@ -194,12 +216,6 @@ std::size_t TapDevice::Uring::rx_burst(std::span<Packet*> out) {
     complete_rx(slot, res, out, n);
     arm_rx(slot);
   }
-  // Keep at least half the reads armed so rx_fd() wakes a sleeping reactor; otherwise leave the
-  // re-armed reads for the next burst's syscall.
-  if (io_uring_sq_ready(&rx_ring_) != 0 && rx_armed() < rx_slots_.size() / 2 + 1) {
-    submit_rx(false);
-  }
-  return n;
 }
 
 void TapDevice::Uring::complete_rx(std::uint32_t slot, int res, std::span<Packet*> out,

@@ -59,6 +59,8 @@ class TapDevice::Uring {
     const std::uint32_t queued = io_uring_sq_ready(&rx_ring_);
     return queued >= rx_outstanding_ ? 0 : rx_outstanding_ - queued;
   }
+  // Takes read completions while `budget` lasts, delivering frames into out[n...] and re-arming.
+  void harvest_rx(std::span<Packet*> out, std::size_t& n, std::size_t& budget);
   void complete_rx(std::uint32_t slot, int res, std::span<Packet*> out, std::size_t& n);
   void reap_tx();
   void complete_tx(std::uint32_t slot, int res);

@@ -208,11 +208,10 @@ void TcpLayer::on_rexmit_timeout(Tcb& t) {
   t.snd_nxt = t.snd_una;  // the FIN, if sent, goes again with (or after) the data before it
   arm_rexmit(t);
   if (t.snd_wnd == 0) {
-    // Zero window: the retransmission is the probe (one byte beyond the closed window).
+    // Zero window: the retransmission is the next probe.
     SeqNum data_end = t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size());
     if (data_end > t.snd_nxt) {
-      send_segment(t, t.snd_nxt, 1, flag::kAck);
-      t.snd_nxt += 1;
+      send_window_probe(t);
       return;
     }
   }
@@ -226,13 +225,17 @@ void TcpLayer::on_persist_timeout(Tcb& t) {
     output(t);
     return;
   }
-  // RFC 9293 §3.8.6.1: probe with one byte beyond the closed window; the ACK carries the window.
-  // The byte counts as sent, so a peer that takes it is acknowledged normally; further probes
-  // are this byte's retransmissions, backed off by the retransmission timer.
   ++t.persist_backoff;
+  send_window_probe(t);
+}
+
+void TcpLayer::send_window_probe(Tcb& t) {
+  // RFC 9293 §3.8.6.1: one byte beyond the closed window; the ACK carries the window. SND.MAX
+  // covers the byte, so a peer that takes it is acknowledged normally, but SND.NXT stays: once
+  // the window opens, that byte goes out again with the rest. Further probes are backed off by
+  // the retransmission timer.
   send_segment(t, t.snd_nxt, 1, flag::kAck);
-  t.snd_nxt += 1;
-  t.snd_max = seq_max(t.snd_max, t.snd_nxt);
+  t.snd_max = seq_max(t.snd_max, t.snd_nxt + 1);
   arm_rexmit(t);
 }
 

@@ -113,6 +113,7 @@ class TcpLayer {
   void send_rst(Endpoint local, Endpoint remote, SeqNum seq, SeqNum ack, bool with_ack);
   void on_rexmit_timeout(Tcb& t);
   void on_persist_timeout(Tcb& t);
+  void send_window_probe(Tcb& t);
   void enter_time_wait(Tcb& t);
   void set_closed(Tcb& t, std::optional<Errc> error);
   void established(Tcb& t);

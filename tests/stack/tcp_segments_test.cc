@@ -361,3 +361,173 @@ TEST(TcpSegments, RetransmitsUnackedDataWithExponentialBackoff) {
 
 }  // namespace
 }  // namespace coronet::testing
+
+namespace coronet::testing {
+namespace {
+
+// Opens a connection from coronet to the scripted peer (port 5000) and completes the handshake
+// with the peer's ISN 9000; returns the connection and coronet's ISS.
+struct Opened {
+  stack::tcp::Connection conn;
+  std::uint32_t iss = 0;
+};
+Opened open_active(TcpScript& s, std::uint16_t window = 65535) {
+  Opened o;
+  Result<stack::tcp::Connection> c = Error(Errc::kCancelled);
+  auto opener = [&]() -> coro::Task<void> {
+    c = co_await stack::tcp::connect(s.tcp, {TcpScript::kPeerAddr, TcpScript::kPeerPort},
+                                     {.local_port = 5000});
+  };
+  s.v.reactor.spawn(opener());
+  s.settle();
+  auto syn = s.next_sent();
+  if (!syn) {
+    ADD_FAILURE() << "no SYN";
+    return o;
+  }
+  o.iss = syn->seq.raw();
+  s.send(Seg{.flags = flag::kSyn | flag::kAck, .seq = 9000, .ack = o.iss + 1, .window = window,
+             .options = {.mss = 1000}},
+         5000);
+  if (!c) {
+    ADD_FAILURE() << c.error().message();
+    return o;
+  }
+  o.conn = std::move(*c);
+  (void)s.next_sent();  // the handshake's final ACK
+  return o;
+}
+
+TEST(TcpSegmentsActive, SimultaneousOpenGoesThroughSynReceived) {
+  TcpScript s;
+  Result<stack::tcp::Connection> c = Error(Errc::kCancelled);
+  auto opener = [&]() -> coro::Task<void> {
+    c = co_await stack::tcp::connect(s.tcp, {TcpScript::kPeerAddr, TcpScript::kPeerPort},
+                                     {.local_port = 5000});
+  };
+  s.v.reactor.spawn(opener());
+  s.settle();
+  auto syn = s.next_sent();
+  ASSERT_TRUE(syn);
+  // The peer's own SYN crosses ours (RFC 9293 §3.5, figure 7): answer with SYN-ACK.
+  s.send(Seg{.flags = flag::kSyn, .seq = 9000}, 5000);
+  auto synack = s.next_sent();
+  ASSERT_TRUE(synack);
+  EXPECT_EQ(synack->flags, flag::kSyn | flag::kAck);
+  EXPECT_EQ(synack->seq, syn->seq);
+  EXPECT_EQ(synack->ack.raw(), 9001u);
+  // The peer's SYN-ACK for our SYN completes it.
+  s.send(Seg{.flags = flag::kSyn | flag::kAck, .seq = 9000, .ack = syn->seq.raw() + 1}, 5000);
+  s.send(Seg{.flags = flag::kAck, .seq = 9001, .ack = syn->seq.raw() + 1}, 5000);
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_EQ(c->state(), stack::tcp::State::kEstablished);
+}
+
+TEST(TcpSegmentsActive, SegmentsRespectThePeersMss) {
+  TcpScript s;
+  auto o = open_active(s);
+  std::vector<std::byte> data(2500, std::byte{1});
+  (void)s.v.reactor.block_on(o.conn.write(data));
+  s.settle();
+  std::vector<std::byte> p1, p2, p3;
+  auto a = s.next_sent(&p1);
+  auto b = s.next_sent(&p2);
+  auto c = s.next_sent(&p3);
+  ASSERT_TRUE(a && b && c);
+  EXPECT_EQ(p1.size(), 1000u);  // the SYN-ACK's MSS option (RFC 6691)
+  EXPECT_EQ(p2.size(), 1000u);
+  EXPECT_EQ(p3.size(), 500u);
+  EXPECT_TRUE(c->has(flag::kPsh));
+}
+
+TEST(TcpSegmentsActive, ThreeDuplicateAcksTriggerFastRetransmit) {
+  TcpScript s;
+  auto o = open_active(s);
+  std::vector<std::byte> data(6000, std::byte{2});
+  (void)s.v.reactor.block_on(o.conn.write(data));
+  s.settle();
+  while (s.next_sent()) {
+  }
+  std::uint32_t first = o.iss + 1;
+  // The first segment was lost: the peer acknowledges only up to it, three times.
+  for (int i = 0; i < 3; ++i) {
+    s.send(Seg{.flags = flag::kAck, .seq = 9001, .ack = first}, 5000);
+  }
+  auto r = s.next_sent();
+  ASSERT_TRUE(r);  // RFC 5681 §3.2: retransmit at once, no timeout
+  EXPECT_EQ(r->seq.raw(), first);
+  EXPECT_EQ(s.tcp.stats().fast_retransmits, 1u);
+  EXPECT_EQ(s.tcp.stats().rto_expiries, 0u);
+}
+
+TEST(TcpSegmentsActive, ZeroWindowIsProbedThenDataFlowsWhenItOpens) {
+  TcpScript s;
+  auto o = open_active(s, /*window=*/0);
+  auto data = bytes_of("waiting for a window");
+  (void)s.v.reactor.block_on(o.conn.write(data));
+  s.settle();
+  EXPECT_FALSE(s.next_sent()) << "no data into a zero window";
+  s.advance(250ms);  // the persist timer (RTO) fires: one byte beyond the window (RFC 9293 §3.8.6.1)
+  std::vector<std::byte> probe;
+  auto p = s.next_sent(&probe);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(probe.size(), 1u);
+  EXPECT_EQ(p->seq.raw(), o.iss + 1);
+  // The peer still has no room: it acknowledges nothing; the next probe backs off.
+  s.send(Seg{.flags = flag::kAck, .seq = 9001, .ack = o.iss + 1, .window = 0}, 5000);
+  // Then the window opens: everything goes out.
+  s.send(Seg{.flags = flag::kAck, .seq = 9001, .ack = o.iss + 1, .window = 4096}, 5000);
+  s.settle();
+  std::vector<std::byte> payload;
+  auto d = s.next_sent(&payload);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->seq.raw(), o.iss + 1);
+  EXPECT_EQ(payload.size(), data.size());
+}
+
+TEST(TcpSegmentsActive, TimeWaitCountIsBounded) {
+  stack::tcp::TcpConfig cfg;
+  cfg.max_time_wait = 2;
+  TcpScript s(cfg);
+  s.listener.emplace(*stack::tcp::listen(s.tcp, 80));
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    std::uint16_t port = static_cast<std::uint16_t>(41000 + i);
+    // Handshake from peer port `port`, then we close first and the peer closes: TIME-WAIT.
+    Seg syn{.flags = flag::kSyn, .seq = 100};
+    // Segments from a different source port, built by hand.
+    auto send_from = [&](const Seg& seg) {
+      stack::tcp::TcpHeader th;
+      th.src_port = port;
+      th.dst_port = 80;
+      th.seq = stack::tcp::SeqNum(seg.seq);
+      th.ack = stack::tcp::SeqNum(seg.ack);
+      th.flags = seg.flags;
+      th.window = seg.window;
+      std::vector<std::byte> t(20);
+      stack::tcp::write_header(th, t);
+      std::uint16_t c = stack::tcp::tcp_checksum(TcpScript::kPeerAddr.raw(),
+                                                 TcpScript::kOurAddr.raw(), t);
+      t[16] = static_cast<std::byte>(c >> 8);
+      t[17] = static_cast<std::byte>(c & 0xff);
+      s.send_raw_tcp(t);
+    };
+    send_from(syn);
+    auto synack = s.next_sent();
+    ASSERT_TRUE(synack);
+    std::uint32_t iss = synack->seq.raw();
+    send_from(Seg{.flags = flag::kAck, .seq = 101, .ack = iss + 1});
+    auto c = s.v.reactor.block_on(s.listener->accept());
+    ASSERT_TRUE(c);
+    (void)c->shutdown();
+    s.settle();
+    (void)s.next_sent();  // our FIN
+    send_from(Seg{.flags = flag::kAck | flag::kFin, .seq = 101, .ack = iss + 2});
+    (void)s.next_sent();  // our ACK of their FIN
+    EXPECT_EQ(c->state(), stack::tcp::State::kTimeWait);
+  }
+  EXPECT_EQ(s.tcp.stats().time_wait, 2u);
+  EXPECT_EQ(s.tcp.stats().time_wait_recycled, 1u);
+}
+
+}  // namespace
+}  // namespace coronet::testing
