@@ -13,19 +13,6 @@
 namespace coronet::coro {
 namespace {
 
-int __attribute__((noinline)) add_one(int x) { return x + 1; }
-
-void BM_IndirectCall(benchmark::State& state) {
-  int (*fn)(int) = &add_one;
-  int x = 0;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(fn);  // opaque: a real indirect call every iteration
-    x = fn(x);
-    benchmark::DoNotOptimize(x);
-  }
-}
-BENCHMARK(BM_IndirectCall);
-
 Task<int> trivial(int x) { co_return x + 1; }
 
 // Create a Task, await it to completion (two control transfers), destroy it: frame from the pool.

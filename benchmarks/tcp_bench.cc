@@ -9,19 +9,6 @@
 namespace coronet::testing {
 namespace {
 
-int __attribute__((noinline)) add_one(int x) { return x + 1; }
-
-void BM_IndirectCall(benchmark::State& state) {
-  int (*fn)(int) = &add_one;
-  int x = 0;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(fn);
-    x = fn(x);
-    benchmark::DoNotOptimize(x);
-  }
-}
-BENCHMARK(BM_IndirectCall);
-
 // One connection streams state.range(0) bytes per iteration (MSS 1460, 256 KiB buffers).
 void BM_TcpBulkOneFlow(benchmark::State& state) {
   SimPair s;

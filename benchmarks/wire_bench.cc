@@ -25,19 +25,6 @@ constexpr std::size_t kBurst = 32;
 constexpr std::uint32_t kFrameSize = 64;
 constexpr double kLineRate64 = 14.88e6;  // 10 GbE, 64-byte frames
 
-int __attribute__((noinline)) add_one(int x) { return x + 1; }
-
-void BM_IndirectCall(benchmark::State& state) {
-  int (*fn)(int) = &add_one;
-  int x = 0;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(fn);  // opaque: a real indirect call every iteration
-    x = fn(x);
-    benchmark::DoNotOptimize(x);
-  }
-}
-BENCHMARK(BM_IndirectCall);
-
 void report(benchmark::State& state, std::uint64_t frames) {
   state.SetItemsProcessed(static_cast<std::int64_t>(frames));
   state.SetBytesProcessed(static_cast<std::int64_t>(frames * kFrameSize));
