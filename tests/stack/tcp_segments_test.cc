@@ -320,6 +320,31 @@ TEST(TcpSegments, RstInClosing) {
   }, State::kClosing);
 }
 
+TEST(TcpSegments, RstToAListenerIsIgnored) {
+  TcpScript s;
+  s.listener.emplace(*stack::tcp::listen(s.tcp, kPort));
+  s.send(Seg{.flags = flag::kRst, .seq = 1}, kPort);  // RFC 9293 §3.10.7.2 first
+  EXPECT_FALSE(s.next_sent());
+  s.send(Seg{.flags = flag::kSyn, .seq = 50}, kPort);
+  auto r = s.next_sent();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->flags, flag::kSyn | flag::kAck);
+}
+
+TEST(TcpSegments, RstInTimeWaitClosesIt) {
+  TcpScript s;
+  auto e = s.establish(kPort);
+  (void)e.conn.shutdown();
+  s.settle();
+  auto fin = s.next_sent();
+  ASSERT_TRUE(fin);
+  s.send(Seg{.flags = flag::kAck | flag::kFin, .seq = 1001, .ack = fin->seq.raw() + 1}, kPort);
+  ASSERT_EQ(e.conn.state(), State::kTimeWait);
+  s.send(Seg{.flags = flag::kRst, .seq = 1002}, kPort);  // RFC 9293 §3.10.7.4 second
+  EXPECT_EQ(e.conn.state(), State::kClosed);
+  EXPECT_EQ(s.tcp.stats().time_wait, 0u);
+}
+
 TEST(TcpSegments, SimultaneousCloseReachesTimeWaitThenClosed) {
   TcpScript s;
   auto e = s.establish(kPort);
