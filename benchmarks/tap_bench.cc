@@ -1,13 +1,14 @@
 // TapDevice throughput, readv/writev against io_uring, 64-byte frames, inside a test-made network
 // namespace (needs root):
 //   bazel run --config=opt //benchmarks:tap_bench
-// BM_TapTx: tx_burst of 32 frames addressed to a MAC nobody has, so the kernel drops them right
-//   after the link layer and the figure is mostly the device's own cost.
+// BM_TapTx: tx_burst of 32 frames addressed to a MAC nobody has, so the kernel does as little as
+//   it can per frame (an skb, the link-layer parse, the drop).
 // BM_TapRx: another thread queues 256 frames into the TAP from the kernel side (untimed), then the
 //   benchmark thread drains them with rx_burst(32): the receive path alone, no sender in the way.
 // BM_TapRxOneByOne: one frame sent, one received, by one thread: the cost of sparse traffic.
 // BM_TapRxIdle: rx_burst on an empty queue, what a polling reactor pays when nothing arrives.
-// Timings on shared VMs are noisy: compare modes within one run, repeat, take medians.
+// Read the CPU column (the benchmark thread's time): on a shared VM real time also counts whoever
+// else runs. Compare modes within one run, repeat, take medians.
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <linux/if_ether.h>

@@ -17,8 +17,10 @@ long free_hugepages_2m() {
   return n;
 }
 
+// Without hugepages (CI, this VM) the error must say what to do. On a machine that has them the
+// same arguments must simply work: either way the test asserts real behaviour.
 TEST(DpdkEal, MissingHugepagesSuggestNoHuge) {
-  if (free_hugepages_2m() > 0) GTEST_SKIP() << "this machine has hugepages: EAL would come up";
+  const bool have_hugepages = free_hugepages_2m() > 0;
   DpdkConfig cfg;
   cfg.eal_args = {"--no-pci",
                   "--no-shconf",
@@ -28,6 +30,10 @@ TEST(DpdkEal, MissingHugepagesSuggestNoHuge) {
                   "--vdev=net_ring0"};
   cfg.port_name = "net_ring0";
   auto r = DpdkDevice::create(cfg);
+  if (have_hugepages) {
+    EXPECT_TRUE(r) << r.error().message();
+    return;
+  }
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("no hugepages: add --no-huge -m 256 to the EAL args"),
             std::string::npos)

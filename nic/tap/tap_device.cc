@@ -98,6 +98,7 @@ Result<std::unique_ptr<TapDevice>> TapDevice::open(TapConfig config) {
                      " bytes after headroom, a frame of mtu " + std::to_string(config.mtu) +
                      " needs " + std::to_string(max_frame));
   }
+  if (config.pool.count == 0) return Error(Errc::kInvalidArgument, "TAP pool has no packets");
   if (config.io == IoMode::kUring && (config.uring_rx_depth == 0 || config.uring_tx_depth == 0 ||
                                       config.uring_rx_depth >= config.pool.count)) {
     return Error(Errc::kInvalidArgument,

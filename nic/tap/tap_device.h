@@ -10,14 +10,18 @@
 // differ in how syscalls are batched:
 //  - kReadv: rx_burst() reads frames until EAGAIN or the burst is full (one readv each, plus one
 //    that says EAGAIN); tx_burst() does one writev per frame. Idle polling costs one syscall.
-//  - kUring: a fixed set of reads stays in flight on an io_uring, each into a pool packet, and
-//    rx_burst() harvests completions and re-arms the reads; tx_burst() submits the whole burst with
-//    one io_uring_enter and reaps the completions (TAP writes complete inline). Idle polling costs
-//    no syscall. The in-flight reads hold `uring_rx_depth` packets of the pool at all times.
-// Measured with 64-byte frames (benchmarks/tap_bench.cc, 2-vCPU VM): per-frame costs are within a
-// few percent of each other (the kernel's skb work dominates: ~290 ns tx, ~370-390 ns rx), but an
-// empty rx_burst() costs ~160 ns with kReadv and ~8 ns with kUring, which matters to a polling
-// reactor. kReadv stays the default: simpler, and it holds no pool packets.
+//  - kUring: a few reads stay in flight on an io_uring, each into a pool packet; rx_burst()
+//    harvests completions, re-arms the reads, and while every read keeps finding a frame sends them
+//    straight back, so one burst is not capped at the ring's depth. tx_burst() submits the whole
+//    burst with one io_uring_enter and reaps the completions (TAP writes complete inline). Idle
+//    polling costs no syscall. The in-flight reads hold `uring_rx_depth` pool packets at all times.
+// Measured with 64-byte frames (benchmarks/tap_bench.cc, 2-vCPU VM, CPU time per frame): tx
+// ~290 ns readv vs ~305 ns uring; rx from a full queue ~400 ns either way (uring depth 8; deeper is
+// slower); one frame at a time, send included, ~0.8 us readv vs 1.2/1.9/4.9 us for uring depth
+// 2/8/32, because a frame wakes every read armed on the TAP (io_uring arms non-exclusive polls) and
+// all but one retry for nothing; an empty rx_burst() ~165 ns readv vs ~10 ns uring. So: kUring pays
+// off only for a busy-polling reactor with mostly idle queues; kReadv is the default (simpler,
+// holds no packets).
 //
 // Frames longer than mtu + 14 are never truncated silently: on tx they are refused (freed, counted
 // as tx errors); on rx they are read in full (the overflow into a scratch buffer) and dropped as rx

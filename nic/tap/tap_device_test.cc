@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <array>
+#include <thread>
+
 #include "nic/tap/tap_test_fixture.h"
 
 namespace coronet::nic::tap_test {
@@ -122,6 +125,21 @@ TEST_P(TapKernelTest, BurstOfKernelFramesArrivesInOrder) {
   for (int i = 0; i < kCount; ++i) EXPECT_EQ(got[i], "seq " + std::to_string(i));
   EXPECT_EQ(dev_->rx_stats(0).packets, static_cast<std::uint64_t>(kCount));
   EXPECT_EQ(dev_->rx_stats(0).drops, 0u);
+}
+
+TEST_P(TapKernelTest, OneBurstTakesEveryQueuedFrameUpToItsSize) {
+  ASSERT_NO_FATAL_FAILURE(open_and_configure());
+  add_static_neighbour();
+  auto sock = kernel_udp(4005);
+  constexpr std::size_t kQueued = 20;  // more than kUring's default 8 reads in flight
+  for (std::size_t i = 0; i < kQueued; ++i) ASSERT_TRUE(sock.send_to_us(5005, Frame(8)));
+  std::this_thread::sleep_for(50ms);  // let the kernel finish queueing them on the TAP
+  std::array<Packet*, 32> burst;
+  const std::size_t n = dev_->rx_burst(0, burst);
+  EXPECT_EQ(n, kQueued);
+  PacketPool::free_bulk(std::span(burst).first(n));
+  std::array<Packet*, 4> small;
+  ASSERT_EQ(dev_->rx_burst(0, small), 0u) << "nothing left over";
 }
 
 TEST_P(TapKernelTest, RxFdBecomesReadableWhenKernelSendsAFrame) {

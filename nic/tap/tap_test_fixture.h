@@ -67,9 +67,7 @@ class TapTest : public ::testing::TestWithParam<IoMode> {
     c.mac = kOurMac;
     c.mtu = 1500;
     c.pool.count = 256;
-    c.io = GetParam();
-    c.uring_rx_depth = 16;
-    c.uring_tx_depth = 64;
+    c.io = GetParam();  // io_uring depths: the defaults
     return c;
   }
 

@@ -224,8 +224,9 @@ void TapDevice::Uring::complete_rx(std::uint32_t slot, int res, std::span<Packet
   QueueStats& st = dev_.rx_;
   if (slot == scratch_slot_) scratch_slot_ = kNoSlot;
   if (res < 0) {
-    // ECANCELED: the scratch read, cancelled because packets are back. EAGAIN would mean the
-    // kernel gave up waiting. Either way the slot is simply re-armed.
+    // ECANCELED: the scratch read, cancelled because packets are back. EAGAIN: woken with the
+    // others by a frame that another read took (the TAP fd is non-blocking, so io_uring completes
+    // rather than re-polls). Either way the slot is simply re-armed.
     if (res != -ECANCELED && res != -EAGAIN && res != -EINTR) ++st.errors;
     return;
   }
