@@ -48,6 +48,8 @@ void TcpLayer::input(nic::Packet* p, const IpRxInfo& info) {
   } else if (t->state == State::kSynSent) {
     syn_sent_input(*t, *h);
   } else {
+    t->last_rx = engine_.reactor().now();  // any segment proves the peer alive (keepalive)
+    t->keepalive_probes = 0;
     segment_input(*t, *h, payload);
   }
   nic::PacketPool::free(p);  // data was copied into the receive window

@@ -129,6 +129,14 @@ void TcpLayer::output(Tcb& t) {
         // The FIN rides on the last data segment when there is one (RFC 9293 §3.10.4).
         if (last && t.fin_queued && (!t.fin_seq || *t.fin_seq == data_end)) flags |= flag::kFin;
         bool retransmission = t.snd_nxt < t.snd_max;
+        // RFC 1122 §4.2.3.4 (Nagle, RFC 896): while data is unacknowledged, hold back a segment
+        // smaller than the MSS until the ACK comes, unless no-delay is set, it carries the FIN,
+        // or it is a retransmission.
+        if (!t.no_delay && n < t.snd_mss && flight > 0 && !retransmission &&
+            (flags & flag::kFin) == 0) {
+          ++stats_.nagle_delays;
+          break;
+        }
         if (retransmission) ++stats_.tx_retransmits;
         if (!retransmission && !t.rtt_seq) {
           t.rtt_seq = t.snd_nxt;

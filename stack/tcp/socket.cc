@@ -117,6 +117,24 @@ coro::Task<Result<void>> Connection::close() {
   co_return r;
 }
 
+Result<void> Connection::set_no_delay(bool on) {
+  if (t_ == nullptr) return Error(Errc::kNotConnected, "empty connection handle");
+  t_->no_delay = on;
+  if (on) t_->layer.mark_output(t_);  // anything Nagle was holding goes now
+  return {};
+}
+
+Result<void> Connection::set_keepalive(coro::Duration idle, coro::Duration interval,
+                                       unsigned count) {
+  if (t_ == nullptr) return Error(Errc::kNotConnected, "empty connection handle");
+  if (idle.count() < 0 || (idle.count() > 0 && (interval.count() <= 0 || count == 0))) {
+    return Error(Errc::kInvalidArgument,
+                 "keepalive needs idle >= 0 and, when on, interval > 0 and count > 0");
+  }
+  t_->layer.set_keepalive(*t_, idle, interval, count);
+  return {};
+}
+
 void Connection::abort() {
   if (t_ == nullptr) return;
   t_->layer.abort(t_, Errc::kConnectionAborted);

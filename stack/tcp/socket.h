@@ -49,6 +49,12 @@ class Connection {
   // Sends RST and drops everything (RFC 9293 §3.10.5).
   void abort();
 
+  // Socket options. no-delay turns Nagle's algorithm off (small writes go out at once).
+  Result<void> set_no_delay(bool on);
+  // Keepalive (RFC 1122 §4.2.3.6): after `idle` without traffic, `count` probes `interval`
+  // apart; no answer ends the connection with Errc::kTimedOut. idle = 0 turns it off.
+  Result<void> set_keepalive(coro::Duration idle, coro::Duration interval, unsigned count);
+
  private:
   Result<void> check_usable() const;
   Tcb* t_ = nullptr;

@@ -122,7 +122,18 @@ struct Tcb {
   Timer delack_timer;
   Timer persist_timer;
   Timer timewait_timer;
+  Timer keepalive_timer;
   unsigned persist_backoff = 0;
+
+  // Socket options.
+  bool no_delay = false;  // RFC 1122 §4.2.3.4: Nagle's algorithm unless set
+  struct Keepalive {
+    coro::Duration idle{};  // zero: off (RFC 1122 §4.2.3.6: off by default)
+    coro::Duration interval{};
+    unsigned count = 0;
+  } keepalive;
+  coro::TimePoint last_rx{};  // last segment from the peer (keepalive idle time)
+  unsigned keepalive_probes = 0;
 
   // A reader waiting with an empty window lends its buffer: in-order data is copied straight
   // into it (one copy from the packet to the user instead of two through the ring).

@@ -42,6 +42,10 @@ void persist_fired(coro::TimerNode* n) {
   Tcb* t = static_cast<Tcb::Timer*>(n)->tcb;
   t->layer.on_persist_timeout(*t);
 }
+void keepalive_fired(coro::TimerNode* n) {
+  Tcb* t = static_cast<Tcb::Timer*>(n)->tcb;
+  t->layer.on_keepalive_timeout(*t);
+}
 void timewait_fired(coro::TimerNode* n) {
   Tcb* t = static_cast<Tcb::Timer*>(n)->tcb;
   t->layer.set_closed(*t, std::nullopt);  // RFC 9293 §3.10.8: 2*MSL elapsed
@@ -56,7 +60,8 @@ Tcb::Tcb(TcpLayer& l, const TcpConfig& cfg, BufferSizes sizes)
       rexmit_timer(this, &rexmit_fired),
       delack_timer(this, &delack_fired),
       persist_timer(this, &persist_fired),
-      timewait_timer(this, &timewait_fired) {}
+      timewait_timer(this, &timewait_fired),
+      keepalive_timer(this, &keepalive_fired) {}
 
 Tcb::~Tcb() = default;
 
@@ -286,7 +291,8 @@ void TcpLayer::set_closed(Tcb& t, std::optional<Errc> error) {
   for (coro::TimerNode* n : {static_cast<coro::TimerNode*>(&t.rexmit_timer),
                              static_cast<coro::TimerNode*>(&t.delack_timer),
                              static_cast<coro::TimerNode*>(&t.persist_timer),
-                             static_cast<coro::TimerNode*>(&t.timewait_timer)}) {
+                             static_cast<coro::TimerNode*>(&t.timewait_timer),
+                             static_cast<coro::TimerNode*>(&t.keepalive_timer)}) {
     engine_.reactor().cancel_timer(*n);
   }
   remove(&t);
@@ -303,10 +309,47 @@ void TcpLayer::free_tcb(Tcb* t) {
   delete t;
 }
 
+void TcpLayer::set_keepalive(Tcb& t, coro::Duration idle, coro::Duration interval,
+                             unsigned count) {
+  t.keepalive = {idle, interval, count};
+  t.keepalive_probes = 0;
+  if (idle.count() <= 0) {
+    engine_.reactor().cancel_timer(t.keepalive_timer);
+    return;
+  }
+  if (t.last_rx == coro::TimePoint{}) t.last_rx = engine_.reactor().now();
+  engine_.reactor().arm_timer(t.keepalive_timer, t.last_rx + idle);
+}
+
+void TcpLayer::on_keepalive_timeout(Tcb& t) {
+  // RFC 1122 §4.2.3.6: after `idle` without a segment from the peer, probe with
+  // <SEQ=SND.UNA-1><ACK=RCV.NXT> (no data), which any live peer answers with an ACK; after
+  // `count` unanswered probes the connection is dead.
+  bool synchronized = t.state == State::kEstablished || t.state == State::kCloseWait ||
+                      t.state == State::kFinWait1 || t.state == State::kFinWait2;
+  if (!synchronized || t.keepalive.idle.count() <= 0) return;
+  coro::TimePoint now = engine_.reactor().now();
+  if (now < t.last_rx + t.keepalive.idle) {  // traffic since: wait for the full idle time again
+    engine_.reactor().arm_timer(t.keepalive_timer, t.last_rx + t.keepalive.idle);
+    return;
+  }
+  if (t.keepalive_probes >= t.keepalive.count) {
+    ++stats_.keepalive_timeouts;
+    send_rst(t.local, t.remote, t.snd_nxt, SeqNum(), false);
+    set_closed(t, Errc::kTimedOut);
+    return;
+  }
+  ++t.keepalive_probes;
+  ++stats_.keepalive_probes;
+  send_segment(t, t.snd_una - 1, 0, flag::kAck);
+  engine_.reactor().arm_timer(t.keepalive_timer, now + t.keepalive.interval);
+}
+
 void TcpLayer::enter_time_wait(Tcb& t) {
   // RFC 9293 §3.10.7.4: TIME-WAIT for 2*MSL; bounded count: the oldest is recycled beyond it.
   engine_.reactor().cancel_timer(t.rexmit_timer);
   engine_.reactor().cancel_timer(t.persist_timer);
+  engine_.reactor().cancel_timer(t.keepalive_timer);
   if (!t.in_time_wait_list) {
     t.state = State::kTimeWait;
     t.in_time_wait_list = true;

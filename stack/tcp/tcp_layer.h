@@ -50,6 +50,9 @@ struct TcpStats {
   std::uint64_t accept_overflow = 0;
   std::uint64_t time_wait_recycled = 0;
   std::uint64_t icmp_errors = 0;
+  std::uint64_t keepalive_probes = 0;
+  std::uint64_t nagle_delays = 0;  // small segments held back until an ACK (RFC 896)
+  std::uint64_t keepalive_timeouts = 0;
   std::uint64_t connections_opened = 0;   // active + passive, reached ESTABLISHED
   std::uint64_t connections_reset = 0;
   std::uint64_t connections_timed_out = 0;
@@ -113,6 +116,9 @@ class TcpLayer {
   void send_rst(Endpoint local, Endpoint remote, SeqNum seq, SeqNum ack, bool with_ack);
   void on_rexmit_timeout(Tcb& t);
   void on_persist_timeout(Tcb& t);
+  void on_keepalive_timeout(Tcb& t);
+  // Keepalive (RFC 1122 §4.2.3.6): idle zero turns it off.
+  void set_keepalive(Tcb& t, coro::Duration idle, coro::Duration interval, unsigned count);
   void send_window_probe(Tcb& t);
   void enter_time_wait(Tcb& t);
   void set_closed(Tcb& t, std::optional<Errc> error);

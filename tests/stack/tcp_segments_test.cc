@@ -448,7 +448,7 @@ TEST(TcpSegmentsActive, SimultaneousOpenGoesThroughSynReceived) {
   EXPECT_EQ(c->state(), stack::tcp::State::kEstablished);
 }
 
-TEST(TcpSegmentsActive, SegmentsRespectThePeersMss) {
+TEST(TcpSegmentsActive, SegmentsRespectThePeersMssAndNagleHoldsTheSmallTail) {
   TcpScript s;
   auto o = open_active(s);
   std::vector<std::byte> data(2500, std::byte{1});
@@ -457,12 +457,60 @@ TEST(TcpSegmentsActive, SegmentsRespectThePeersMss) {
   std::vector<std::byte> p1, p2, p3;
   auto a = s.next_sent(&p1);
   auto b = s.next_sent(&p2);
-  auto c = s.next_sent(&p3);
-  ASSERT_TRUE(a && b && c);
+  ASSERT_TRUE(a && b);
   EXPECT_EQ(p1.size(), 1000u);  // the SYN-ACK's MSS option (RFC 6691)
   EXPECT_EQ(p2.size(), 1000u);
+  // RFC 896: the 500-byte tail waits while full segments are unacknowledged.
+  EXPECT_FALSE(s.next_sent());
+  EXPECT_EQ(s.tcp.stats().nagle_delays, 1u);
+  s.send(Seg{.flags = flag::kAck, .seq = 9001, .ack = o.iss + 2001}, 5000);
+  auto c = s.next_sent(&p3);
+  ASSERT_TRUE(c);
   EXPECT_EQ(p3.size(), 500u);
   EXPECT_TRUE(c->has(flag::kPsh));
+}
+
+TEST(TcpSegmentsActive, NoDelaySendsSmallWritesAtOnce) {
+  TcpScript s;
+  auto o = open_active(s);
+  ASSERT_TRUE(o.conn.set_no_delay(true).has_value());
+  (void)s.v.reactor.block_on(o.conn.write(bytes_of("one")));
+  s.settle();
+  (void)s.v.reactor.block_on(o.conn.write(bytes_of("two")));
+  s.settle();
+  std::vector<std::byte> p1, p2;
+  ASSERT_TRUE(s.next_sent(&p1));
+  ASSERT_TRUE(s.next_sent(&p2));  // the second small write did not wait for an ACK
+  EXPECT_EQ(p1, bytes_of("one"));
+  EXPECT_EQ(p2, bytes_of("two"));
+  EXPECT_EQ(s.tcp.stats().nagle_delays, 0u);
+}
+
+TEST(TcpSegmentsActive, KeepaliveProbesAnIdlePeerAndGivesUp) {
+  TcpScript s;
+  auto o = open_active(s);
+  ASSERT_TRUE(o.conn.set_keepalive(10s, 1s, 3).has_value());
+  s.advance(9s);
+  EXPECT_FALSE(s.next_sent());
+  s.advance(1s);  // idle for 10 s: probe <SEQ=SND.UNA-1> (RFC 1122 §4.2.3.6)
+  auto probe = s.next_sent();
+  ASSERT_TRUE(probe);
+  EXPECT_EQ(probe->seq.raw(), o.iss);  // SND.UNA - 1
+  EXPECT_EQ(probe->flags, flag::kAck);
+  // An answer resets the count; then silence: 3 probes a second apart, then the connection dies.
+  s.send(Seg{.flags = flag::kAck, .seq = 9001, .ack = o.iss + 1}, 5000);
+  s.advance(10s);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(s.next_sent()) << "probe " << i;
+    s.advance(1s);
+  }
+  EXPECT_EQ(o.conn.state(), stack::tcp::State::kClosed);
+  EXPECT_EQ(s.tcp.stats().keepalive_timeouts, 1u);
+  std::byte buf[4];
+  auto r = s.v.reactor.block_on(o.conn.read(buf));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Errc::kTimedOut);
+  EXPECT_FALSE(o.conn.set_keepalive(1s, 0s, 3).has_value());  // bad options are refused
 }
 
 TEST(TcpSegmentsActive, ThreeDuplicateAcksTriggerFastRetransmit) {
