@@ -177,9 +177,8 @@ void TcpLayer::output(Tcb& t) {
       if (t.state == State::kEstablished) t.state = State::kFinWait1;
       if (t.state == State::kCloseWait) t.state = State::kLastAck;
     }
-  } else if (t.state == State::kSynReceived && t.fin_queued) {
-    // CLOSE in SYN-RECEIVED: the FIN goes out once established (kept queued).
   }
+  // (CLOSE in SYN-RECEIVED keeps the FIN queued: it goes out once established.)
   if (!sent && (t.ack_now || (t.ack_pending && !t.delack_timer.armed()))) send_ack(t);
 }
 
