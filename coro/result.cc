@@ -1,5 +1,7 @@
 #include "coro/result.h"
 
+#include <cerrno>
+
 namespace coronet {
 
 std::string_view errc_message(Errc code) {
@@ -38,8 +40,47 @@ std::string_view errc_message(Errc code) {
       return "message too long";
     case Errc::kNoBufferSpace:
       return "no packet buffer space";
+    case Errc::kNotFound:
+      return "not found";
+    case Errc::kPermissionDenied:
+      return "permission denied";
+    case Errc::kBusy:
+      return "device or resource busy";
+    case Errc::kIoError:
+      return "input/output error";
   }
   return "unknown error";
+}
+
+Errc errc_from_errno(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENODEV:
+    case ENXIO:
+      return Errc::kNotFound;
+    case EACCES:
+    case EPERM:
+      return Errc::kPermissionDenied;
+    case EBUSY:
+      return Errc::kBusy;
+    case EADDRINUSE:
+      return Errc::kAddressInUse;
+    case EINVAL:
+    case ENAMETOOLONG:
+      return Errc::kInvalidArgument;
+    case ETIMEDOUT:
+      return Errc::kTimedOut;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+    case ENOMEM:
+    case ENOBUFS:
+    case EMFILE:
+    case ENFILE:
+      return Errc::kResourceExhausted;
+    default:
+      return Errc::kIoError;
+  }
 }
 
 std::string Error::message() const {

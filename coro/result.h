@@ -32,10 +32,18 @@ enum class Errc : std::uint16_t {
   kBrokenPipe,         // write after shutdown() or after the connection closed
   kMessageTooLong,     // datagram larger than the path allows
   kNoBufferSpace,      // a packet buffer could not be allocated
+  // Operating-system errors (see errc_from_errno); the detail carries strerror's text.
+  kNotFound,          // ENOENT, ENODEV, ENXIO
+  kPermissionDenied,  // EACCES, EPERM
+  kBusy,              // EBUSY
+  kIoError,           // any other failed system call
 };
 
 // A short, stable description of `code`.
 std::string_view errc_message(Errc code);
+
+// The code for a failed system call's errno (kIoError when nothing more specific fits).
+Errc errc_from_errno(int err);
 
 // An error: a code plus optional detail text naming the operation or value involved.
 class Error {

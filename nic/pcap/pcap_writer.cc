@@ -105,22 +105,8 @@ std::uint32_t clamp_u32(std::size_t n) {
                                                        : static_cast<std::uint32_t>(n);
 }
 
-// There is no I/O error code in coronet::Errc yet: "out of space" maps to kResourceExhausted,
-// everything else to kInvalidArgument (a bad path, fd or permission). The strerror text and
-// stats().last_errno carry the precise cause.
-Errc errc_for(int err) {
-  switch (err) {
-    case ENOSPC:
-    case EDQUOT:
-    case EFBIG:
-    case ENOMEM:
-    case EMFILE:
-    case ENFILE:
-      return Errc::kResourceExhausted;
-    default:
-      return Errc::kInvalidArgument;
-  }
-}
+// The strerror text and stats().last_errno carry the precise cause; the code classifies it.
+Errc errc_for(int err) { return errc_from_errno(err); }
 
 std::string errno_text(int err) {
   char buf[128];

@@ -284,6 +284,7 @@ TEST(PcapWriter, OpenFailureNamesThePathAndTheCause) {
   EXPECT_NE(w.error().message().find("/nonexistent-coronet-dir/x.pcapng"), std::string::npos);
   EXPECT_NE(w.error().message().find("No such file or directory"), std::string::npos)
       << w.error().message();
+  EXPECT_EQ(w.error().code(), Errc::kNotFound);
 }
 
 TEST(PcapWriter, InvalidArgumentsAreRejectedUpFront) {

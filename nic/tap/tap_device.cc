@@ -29,7 +29,7 @@ std::string errno_text(int err) { return std::strerror(err); }
 Error open_error(const std::string& what, int err, const std::string& hint) {
   std::string detail = what + ": " + errno_text(err);
   if (!hint.empty()) detail += " (" + hint + ")";
-  return Error(Errc::kInvalidArgument, std::move(detail));
+  return Error(errc_from_errno(err), std::move(detail));
 }
 
 // Checks the name before the kernel sees it, so the error says what is wrong instead of EINVAL.

@@ -31,7 +31,7 @@ Error ring_error(const std::string& ifname, int res) {
   std::string detail = "io_uring setup for TAP " + ifname + ": " + std::strerror(-res);
   if (res == -EPERM) detail += " (io_uring may be disabled: see sysctl kernel.io_uring_disabled)";
   if (res == -ENOMEM) detail += " (locked-memory limit too low: raise ulimit -l)";
-  return Error(Errc::kInvalidArgument, std::move(detail));
+  return Error(errc_from_errno(-res), std::move(detail));
 }
 
 }  // namespace
