@@ -391,14 +391,7 @@ void TcpLayer::process_data(Tcb& t, const TcpHeader& h, std::span<const std::byt
     payload = payload.subspan(n);
     t.readers.wake_all();
     // The window is unchanged (the bytes left at once); ACK as for in-order data.
-    if (++t.unacked_segments >= 2) {
-      t.ack_now = true;
-    } else {
-      t.ack_pending = true;
-      if (!t.delack_timer.armed()) {
-        engine_.reactor().arm_timer(t.delack_timer, engine_.reactor().now() + config_.delayed_ack);
-      }
-    }
+    ack_in_order_data(t, false);
     mark_output(&t);
   }
   if (!payload.empty()) {
@@ -406,17 +399,8 @@ void TcpLayer::process_data(Tcb& t, const TcpHeader& h, std::span<const std::byt
     switch (t.rcvbuf.insert(seq, payload)) {
       case RecvBuffer::Insert::kInOrder:
         t.readers.wake_all();
-        // RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: ACK at least every second full segment;
         // RFC 5681 §4.2: at once when the segment fills (part of) a gap.
-        if (++t.unacked_segments >= 2 || had_gap || t.rcvbuf.has_out_of_order()) {
-          t.ack_now = true;
-        } else {
-          t.ack_pending = true;
-          if (!t.delack_timer.armed()) {
-            engine_.reactor().arm_timer(t.delack_timer,
-                                        engine_.reactor().now() + config_.delayed_ack);
-          }
-        }
+        ack_in_order_data(t, had_gap || t.rcvbuf.has_out_of_order());
         break;
       case RecvBuffer::Insert::kOutOfOrder:
         ++stats_.rx_out_of_order;
@@ -437,6 +421,19 @@ void TcpLayer::process_data(Tcb& t, const TcpHeader& h, std::span<const std::byt
   }
   // Eighth: the FIN counts once every byte before it has arrived.
   if (t.peer_fin && !t.peer_closed && *t.peer_fin == t.rcvbuf.next()) process_fin(t);
+}
+
+void TcpLayer::ack_in_order_data(Tcb& t, bool immediately) {
+  // RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: ACK at least every second full segment, otherwise
+  // within the delayed-ACK time.
+  if (++t.unacked_segments >= 2 || immediately) {
+    t.ack_now = true;
+    return;
+  }
+  t.ack_pending = true;
+  if (!t.delack_timer.armed()) {
+    engine_.reactor().arm_timer(t.delack_timer, engine_.reactor().now() + config_.delayed_ack);
+  }
 }
 
 void TcpLayer::process_fin(Tcb& t) {

@@ -165,10 +165,8 @@ void TcpLayer::output(Tcb& t) {
       }
       // Zero window with data waiting and nothing in flight: probe (RFC 9293 §3.8.6.1).
       if (unsent > 0 && t.snd_wnd == 0 && flight == 0 && !t.persist_timer.armed()) {
-        coro::Duration d = t.rto;
-        for (unsigned i = 0; i < t.persist_backoff && d < config_.max_rto; ++i) d *= 2;
-        engine_.reactor().arm_timer(t.persist_timer,
-                                    engine_.reactor().now() + std::min(d, config_.max_rto));
+        engine_.reactor().arm_timer(t.persist_timer, engine_.reactor().now() +
+                                                         backed_off(t.rto, t.persist_backoff));
       }
       break;
     }

@@ -433,12 +433,15 @@ void TcpLayer::update_rtt(Tcb& t, coro::Duration r) {
   t.rto = std::clamp(t.srtt + 4 * t.rttvar, config_.min_rto, config_.max_rto);  // §2.4, §2.5
 }
 
+coro::Duration TcpLayer::backed_off(coro::Duration base, unsigned times) const {
+  for (unsigned i = 0; i < times && base < config_.max_rto; ++i) base *= 2;
+  return std::min(base, config_.max_rto);
+}
+
 void TcpLayer::arm_rexmit(Tcb& t) {
   // RFC 6298 §5: the timer runs while data is outstanding; RTO doubled per backoff (§5.5).
-  coro::Duration rto = t.rto;
-  for (unsigned i = 0; i < t.backoff && rto < config_.max_rto; ++i) rto *= 2;
-  rto = std::min(rto, config_.max_rto);
-  engine_.reactor().arm_timer(t.rexmit_timer, engine_.reactor().now() + rto);
+  engine_.reactor().arm_timer(t.rexmit_timer,
+                              engine_.reactor().now() + backed_off(t.rto, t.backoff));
 }
 
 void TcpLayer::flush() {

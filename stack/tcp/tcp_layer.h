@@ -153,6 +153,9 @@ class TcpLayer {
   bool process_ack(Tcb& t, const TcpHeader& h, std::uint32_t payload_len);
   void process_data(Tcb& t, const TcpHeader& h, std::span<const std::byte> payload);
   void process_fin(Tcb& t);
+  void ack_in_order_data(Tcb& t, bool immediately);
+  // `base` doubled `times` times, at most max_rto (RFC 6298 §5.5).
+  coro::Duration backed_off(coro::Duration base, unsigned times) const;
   void reset_answer(const TcpHeader& h, const IpRxInfo& info, std::uint32_t seg_len);
   void send_segment(Tcb& t, SeqNum seq, std::uint32_t len, std::uint8_t flags);
   void apply_syn_options(Tcb& t, const TcpHeader& h);
