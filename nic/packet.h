@@ -2,9 +2,14 @@
 // PacketPool: headroom for headers that get prepended, data, tailroom. Larger payloads chain
 // several packets (next()). Ownership is single-owner: a Packet* is held by exactly one party (the
 // pool's free list, a device queue, the stack, the application) and is handed over explicitly, e.g.
-// tx_burst() takes the packets it accepted. Duplicating means copying (PacketPool::clone); TCP keeps
-// its own send buffer and copies out of it when it builds a segment, so no reference counts are
-// needed on the hot path.
+// tx_burst() takes the packets it accepted. Duplicating means copying (PacketPool::clone).
+//
+// Views are the one exception: a view is a buffer-less descriptor (PacketPool::alloc_view) that
+// points into another packet's bytes and holds a reference on it, so the same bytes can be on the
+// wire and in their owner's hands at once. TCP sends its payload this way: a segment is a header
+// packet chained to views of the send buffer, which copies nothing and keeps the bytes alive until
+// both the ACK and the device are done with them. A packet's buffer returns to its pool when its
+// last holder frees it.
 //
 // Offload metadata rides along: RSS hash and queue on receive, checksum verdicts from the NIC, and
 // on transmit the checksum/TSO work the device is asked to do.
@@ -122,6 +127,10 @@ class Packet {
   std::size_t copy_out(std::span<std::byte> out) const;
 
   PacketPool* pool() const { return pool_; }
+  // The packet whose bytes this view shows, or null for an ordinary packet.
+  const Packet* view_base() const { return base_; }
+  // Holders of this buffer: 1 for its owner, plus one per live view of it.
+  std::uint32_t refs() const { return refs_; }
   // Backend cookie (e.g. the rte_mbuf behind this descriptor); null for native pools.
   void* backend() const { return backend_; }
 
@@ -136,6 +145,8 @@ class Packet {
   Packet* next_ = nullptr;
   PacketPool* pool_ = nullptr;
   void* backend_ = nullptr;
+  Packet* base_ = nullptr;  // a view's target
+  std::uint32_t refs_ = 0;
   bool in_pool_ = false;  // on its pool's free list: a second free is caught, not corrupting
 };
 

@@ -1,5 +1,6 @@
 #include "nic/packet_pool.h"
 
+#include <algorithm>
 #include <new>
 #include <stdexcept>
 
@@ -32,6 +33,16 @@ PacketPool::PacketPool(PacketPoolConfig config) : name_(config.name), config_(st
     free_list_.push_back(&p);
   }
   stats_.capacity = config_.count;
+  if (config_.views > 0) {
+    view_descriptors_ = std::make_unique<Packet[]>(config_.views);
+    view_free_list_.reserve(config_.views);
+    for (std::uint32_t i = config_.views; i-- > 0;) {
+      Packet& v = view_descriptors_[i];
+      v.pool_ = this;
+      v.in_pool_ = true;
+      view_free_list_.push_back(&v);
+    }
+  }
 }
 
 PacketPool::PacketPool(std::string name, std::uint32_t capacity, BackendOps ops)
@@ -42,6 +53,9 @@ PacketPool::PacketPool(std::string name, std::uint32_t capacity, BackendOps ops)
 PacketPool::~PacketPool() {
   if (stats_.in_use != 0) {
     log::warn("packet pool {}: destroyed with {} packets still in use", name_, stats_.in_use);
+  }
+  if (stats_.views_in_use != 0) {
+    log::warn("packet pool {}: destroyed with {} views still in use", name_, stats_.views_in_use);
   }
   if (region_ != nullptr) ::operator delete(region_, std::align_val_t(kAlign));
 }
@@ -62,6 +76,7 @@ Packet* PacketPool::alloc() {
     p = free_list_.back();
     free_list_.pop_back();
     p->in_pool_ = false;
+    p->refs_ = 1;
     p->reset(config_.headroom);
   } else {
     p = ops_.alloc(ops_.ctx);
@@ -91,6 +106,15 @@ void PacketPool::release(Packet* p) {
                static_cast<const void*>(p));
     return;
   }
+  if (p->base_ != nullptr) {
+    release_view(p);
+    return;
+  }
+  if (p->refs_ > 1) {  // views still show these bytes: the last of them frees the buffer
+    --p->refs_;
+    return;
+  }
+  p->refs_ = 0;
   ++stats_.frees;
   --stats_.in_use;
   if (native_) {
@@ -102,6 +126,67 @@ void PacketPool::release(Packet* p) {
     p->in_pool_ = true;  // a second free is caught here too (attach() clears it on reuse)
     ops_.free(ops_.ctx, p);
   }
+  maybe_self_destruct();
+}
+
+void PacketPool::release_view(Packet* v) {
+  Packet* base = v->base_;
+  v->base_ = nullptr;
+  v->buf_ = nullptr;
+  v->next_ = nullptr;
+  v->in_pool_ = true;
+  --stats_.views_in_use;
+  view_free_list_.push_back(v);
+  // The base may live in another pool, or in this one (which may then destroy itself): release it
+  // last and touch nothing afterwards.
+  if (base->pool_ != this) {
+    base->pool_->release(base);
+    maybe_self_destruct();
+  } else {
+    release(base);
+  }
+}
+
+void PacketPool::maybe_self_destruct() {
+  if (retired_ && stats_.in_use == 0 && stats_.views_in_use == 0) delete this;
+}
+
+void PacketPool::retire(std::unique_ptr<PacketPool> pool) {
+  if (pool == nullptr) return;
+  if (pool->stats_.in_use == 0 && pool->stats_.views_in_use == 0) return;  // destroyed here
+  pool->retired_ = true;
+  (void)pool.release();  // deleted by the last release
+}
+
+Packet* PacketPool::alloc_view(Packet& base, std::uint32_t offset, std::uint32_t length) {
+  if (base.base_ != nullptr || base.backend_ != nullptr || base.in_pool_ ||
+      !base.pool_->native_) {
+    throw std::invalid_argument("PacketPool " + name_ +
+                                ": alloc_view needs a live ordinary packet of a native pool");
+  }
+  if (std::uint64_t{offset} + length > base.len_) {
+    throw std::invalid_argument("PacketPool " + name_ + ": view [" + std::to_string(offset) +
+                                ", +" + std::to_string(length) + ") outside a packet of " +
+                                std::to_string(base.len_) + " bytes");
+  }
+  if (view_free_list_.empty()) {
+    ++stats_.views_exhausted;
+    return nullptr;
+  }
+  Packet* v = view_free_list_.back();
+  view_free_list_.pop_back();
+  v->in_pool_ = false;
+  v->buf_ = base.buf_;
+  v->cap_ = base.off_ + base.len_;  // a view never grows into its base's tailroom
+  v->off_ = base.off_ + offset;
+  v->len_ = length;
+  v->next_ = nullptr;
+  v->base_ = &base;
+  v->refs_ = 1;
+  v->meta = {};
+  ++base.refs_;
+  ++stats_.views_in_use;
+  return v;
 }
 
 void PacketPool::free(Packet* p) {
@@ -121,12 +206,13 @@ Packet* PacketPool::clone(const Packet& src) {
   Packet* tail = nullptr;
   for (const Packet* s = &src; s != nullptr; s = s->next()) {
     Packet* c = alloc();
-    if (c == nullptr || c->capacity() < s->headroom() + s->size()) {
+    if (c == nullptr || c->capacity() < s->size()) {
       if (c != nullptr) free(c);
       free(head);
       return nullptr;
     }
-    c->off_ = s->headroom();
+    // The same headroom where it fits (a view's "headroom" is its offset into a larger buffer).
+    c->off_ = std::min(s->headroom(), c->capacity() - s->size());
     c->len_ = 0;
     c->append_bytes(s->bytes());
     c->meta = s->meta;

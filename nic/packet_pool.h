@@ -22,6 +22,7 @@ struct PacketPoolConfig {
   std::uint32_t count = 4096;        // buffers
   std::uint32_t buffer_size = 2048;  // bytes per buffer, headroom included
   std::uint32_t headroom = 128;      // reserved in front of the data for headers
+  std::uint32_t views = 0;           // buffer-less descriptors for alloc_view()
 };
 
 struct PacketPoolStats {
@@ -32,6 +33,8 @@ struct PacketPoolStats {
   std::uint32_t in_use = 0;
   std::uint32_t high_watermark = 0;
   std::uint32_t capacity = 0;
+  std::uint32_t views_in_use = 0;
+  std::uint64_t views_exhausted = 0;  // alloc_view() refused: no view descriptor left
 };
 
 class PacketPool {
@@ -62,12 +65,26 @@ class PacketPool {
   static void free_bulk(std::span<Packet* const> packets);
   // A deep copy of the whole chain from this pool; null (nothing leaked) when exhausted.
   Packet* clone(const Packet& p);
+  // A view of `length` bytes of `base` starting `offset` bytes into base.data(): a descriptor from
+  // this pool's views that shares base's buffer and keeps it alive until the view is freed.
+  // `base` must be an ordinary packet of a native pool (this one or another on the same core).
+  // Null (counted) when no view descriptor is left; throws std::invalid_argument for a range
+  // outside base or a base that cannot be viewed.
+  Packet* alloc_view(Packet& base, std::uint32_t offset, std::uint32_t length);
+
+  // Destroys the pool now if nothing is out, else when the last packet or view comes back (a
+  // device may still hold views of its buffers when their owner goes away).
+  static void retire(std::unique_ptr<PacketPool> pool);
 
   const std::string& name() const { return name_; }
   std::uint32_t headroom() const { return config_.headroom; }
   std::uint32_t buffer_size() const { return config_.buffer_size; }
   const PacketPoolStats& stats() const { return stats_; }
   std::uint32_t available() const { return stats_.capacity - stats_.in_use; }
+  std::uint32_t views_available() const {
+    return static_cast<std::uint32_t>(view_free_list_.size());
+  }
+  bool native() const { return native_; }
 
   // For backends: fills a descriptor that points at a foreign buffer and belongs to this pool
   // (counted as an allocation; free() hands it back through BackendOps::free).
@@ -87,6 +104,8 @@ class PacketPool {
     p.pool_ = this;
     p.backend_ = backend_cookie;
     p.in_pool_ = false;
+    p.base_ = nullptr;
+    p.refs_ = 1;
     p.meta = {};
   }
   // note_backend_frees() counts `n` of this pool's packets as freed without calling
@@ -98,6 +117,8 @@ class PacketPool {
 
  private:
   void release(Packet* p);
+  void release_view(Packet* v);
+  void maybe_self_destruct();
   void count_alloc();
 
   std::string name_;
@@ -107,6 +128,9 @@ class PacketPool {
   std::unique_ptr<Packet[]> descriptors_;
   std::byte* region_ = nullptr;
   std::vector<Packet*> free_list_;
+  std::unique_ptr<Packet[]> view_descriptors_;
+  std::vector<Packet*> view_free_list_;
+  bool retired_ = false;
   PacketPoolStats stats_;
 };
 

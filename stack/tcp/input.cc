@@ -50,9 +50,14 @@ void TcpLayer::input(nic::Packet* p, const IpRxInfo& info) {
   } else {
     t->last_rx = engine_.reactor().now();  // any segment proves the peer alive (keepalive)
     t->keepalive_probes = 0;
+    rx_packet_ = p->next() == nullptr ? p : nullptr;  // (a linearised chain cannot be held)
+    const bool could_hold = rx_packet_ != nullptr;
     segment_input(*t, *h, payload);
+    const bool held = could_hold && rx_packet_ == nullptr;
+    rx_packet_ = nullptr;
+    if (held) return;  // the receive buffer owns it now
   }
-  nic::PacketPool::free(p);  // data was copied into the receive window
+  nic::PacketPool::free(p);  // data was copied into the receive window (or to the reader)
 }
 
 void TcpLayer::reset_answer(const TcpHeader& h, const IpRxInfo& info, std::uint32_t seg_len) {
@@ -394,15 +399,24 @@ void TcpLayer::process_data(Tcb& t, const TcpHeader& h, std::span<const std::byt
     ack_in_order_data(t, false);
     mark_output(&t);
   }
+  if (!payload.empty() && try_hold(t, seq, payload)) {
+    t.readers.wake_all();
+    ack_in_order_data(t, t.rcvbuf.has_out_of_order());
+    seq += static_cast<std::uint32_t>(payload.size());
+    payload = {};
+    mark_output(&t);
+  }
   if (!payload.empty()) {
     bool had_gap = t.rcvbuf.has_out_of_order();
     switch (t.rcvbuf.insert(seq, payload)) {
       case RecvBuffer::Insert::kInOrder:
+        stats_.rx_ring_bytes += payload.size();
         t.readers.wake_all();
         // RFC 5681 §4.2: at once when the segment fills (part of) a gap.
         ack_in_order_data(t, had_gap || t.rcvbuf.has_out_of_order());
         break;
       case RecvBuffer::Insert::kOutOfOrder:
+        stats_.rx_ring_bytes += payload.size();
         ++stats_.rx_out_of_order;
         t.ack_now = true;  // RFC 5681 §4.2: a duplicate ACK at once for out-of-order data
         break;
@@ -421,6 +435,25 @@ void TcpLayer::process_data(Tcb& t, const TcpHeader& h, std::span<const std::byt
   }
   // Eighth: the FIN counts once every byte before it has arrived.
   if (t.peer_fin && !t.peer_closed && *t.peer_fin == t.rcvbuf.next()) process_fin(t);
+}
+
+bool TcpLayer::try_hold(Tcb& t, SeqNum seq, std::span<const std::byte> payload) {
+  // One copy on receive without a waiting reader: keep the packet itself in the window rather
+  // than copying its bytes into the ring. Only for sizeable segments (a packet buffer for a few
+  // bytes wastes memory) and while the device pool stays well stocked: held buffers are buffers
+  // the device cannot receive into.
+  nic::Packet* p = rx_packet_;
+  if (p == nullptr || payload.size() < config_.rx_hold_min) return false;
+  nic::PacketPool* pool = p->pool();
+  if (pool->available() <= pool->stats().capacity / config_.rx_hold_pool_share) return false;
+  if (!t.rcvbuf.can_hold(seq, payload.size())) return false;
+  // The packet's bytes() become exactly this payload (headers and any trimmed part dropped).
+  p->trim_front(static_cast<std::uint32_t>(payload.data() - p->data()));
+  p->truncate(static_cast<std::uint32_t>(payload.size()));
+  t.rcvbuf.hold(seq, p);
+  rx_packet_ = nullptr;
+  stats_.rx_held_bytes += payload.size();
+  return true;
 }
 
 void TcpLayer::ack_in_order_data(Tcb& t, bool immediately) {

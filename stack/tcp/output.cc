@@ -2,28 +2,31 @@
 // timeout (RFC 6298 §5) and zero-window probing (RFC 9293 §3.8.6.1).
 #include "coro/log.h"
 #include "nic/packet_pool.h"
+#include "stack/net/checksum.h"
 #include "stack/tcp/tcp_layer.h"
 
 namespace coronet::stack::tcp {
 
 namespace {
 
-// Fills in the checksum: by the device when it offers it (the field carries the pseudo-header
-// sum, as devices expect), in software otherwise.
+// Fills in the checksum over the whole segment (header packet plus any payload views): by the
+// device when it offers it (the field carries the pseudo-header sum, as devices expect), in
+// software otherwise.
 void finish_checksum(Engine& engine, nic::Packet* p, Endpoint local, Endpoint remote) {
-  std::span<std::byte> seg = p->bytes();
+  std::span<std::byte> hdr = p->bytes();
+  const auto seg_len = static_cast<std::uint16_t>(p->chain_size());
+  std::uint16_t c;
   if (engine.offloads().tx_l4_checksum) {
-    std::uint16_t ph = pseudo_header_sum(local.addr.raw(), remote.addr.raw(),
-                                         static_cast<std::uint16_t>(seg.size()));
-    seg[16] = static_cast<std::byte>(ph >> 8);
-    seg[17] = static_cast<std::byte>(ph & 0xff);
+    c = pseudo_header_sum(local.addr.raw(), remote.addr.raw(), seg_len);
     p->meta.flags |= nic::offload::kTxTcpCsum;
-    p->meta.l4_len = static_cast<std::uint8_t>(static_cast<std::uint8_t>(seg[12]) >> 4) * 4;
+    p->meta.l4_len = static_cast<std::uint8_t>(static_cast<std::uint8_t>(hdr[12]) >> 4) * 4;
   } else {
-    std::uint16_t c = tcp_checksum(local.addr.raw(), remote.addr.raw(), seg);
-    seg[16] = static_cast<std::byte>(c >> 8);
-    seg[17] = static_cast<std::byte>(c & 0xff);
+    Checksum sum(pseudo_header_sum(local.addr.raw(), remote.addr.raw(), seg_len));
+    for (const nic::Packet* s = p; s != nullptr; s = s->next()) sum.add(s->bytes());
+    c = sum.finish();
   }
+  hdr[16] = static_cast<std::byte>(c >> 8);
+  hdr[17] = static_cast<std::byte>(c & 0xff);
 }
 
 }  // namespace
@@ -54,14 +57,33 @@ void TcpLayer::send_segment(Tcb& t, SeqNum seq, std::uint32_t len, std::uint8_t 
   h.window = advertised_window(t, syn);
   std::uint32_t hlen = kMinHeader + options_length(h.options);
   std::byte* hdr = p->append(hlen);
-  std::byte* data = len > 0 ? p->append(len) : nullptr;
-  if (hdr == nullptr || (len > 0 && data == nullptr)) {
+  if (hdr == nullptr) {
     ++stats_.tx_no_buffer;
     nic::PacketPool::free(p);
     return;
   }
   write_header(h, std::span<std::byte>(hdr, hlen));
-  if (len > 0) t.sndbuf.copy(static_cast<std::size_t>(seq - t.sndbuf_seq), {data, len});
+  if (len > 0) {
+    const auto offset = static_cast<std::size_t>(seq - t.sndbuf_seq);
+    // Zero copy: the payload goes out as views of the send buffer's chunks. Small payloads are
+    // copied into the header buffer instead (cheaper than more descriptors), and so is all
+    // payload for backend buffers (DPDK mbufs), which copy foreign segments anyway.
+    nic::Packet* views = nullptr;
+    if (len >= config_.zero_copy_min && p->backend() == nullptr) {
+      views = t.sndbuf.views(offset, len);
+      if (views == nullptr) ++stats_.tx_view_exhausted;
+    }
+    if (views != nullptr) {
+      p->set_next(views);
+      stats_.tx_zero_copy_bytes += len;
+    } else if (std::byte* data = p->append(len)) {
+      t.sndbuf.copy(offset, {data, len});
+    } else {
+      ++stats_.tx_no_buffer;
+      nic::PacketPool::free(p);
+      return;
+    }
+  }
   finish_checksum(engine_, p, t.local, t.remote);
   ++stats_.tx_segments;
   if ((flags & flag::kAck) != 0) {

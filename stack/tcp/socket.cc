@@ -91,6 +91,12 @@ coro::Task<Result<std::size_t>> Connection::write(std::span<const std::byte> dat
       t.layer.mark_output(&t);
       continue;
     }
+    if (t.sndbuf.starved() && t.sndbuf.free_space() > 0) {
+      // The core's send pool is empty (its cap on unacknowledged data): wait for chunks.
+      t.layer.mutable_stats().send_memory_waits++;
+      if (auto w = co_await t.layer.send_memory_waiters().wait(); !w) co_return w.error();
+      continue;
+    }
     if (auto w = co_await t.writers.wait(); !w) co_return w.error();
   }
   co_return done;

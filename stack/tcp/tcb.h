@@ -45,6 +45,16 @@ struct TcpConfig {
   unsigned max_retries = 12;              // data retransmissions before the connection times out
   std::size_t max_time_wait = 65536;      // beyond this the oldest TIME-WAIT is recycled (counted)
   std::uint32_t initial_window_segments = 10;  // RFC 6928
+  // Send memory: one per-core pool of chunks shared by all connections (it caps the core's
+  // unacknowledged data), and the view descriptors segments use to show them without copying.
+  std::uint32_t send_chunk_size = 8192;
+  std::uint32_t send_chunks = 4096;  // 32 MiB per core by default
+  std::uint32_t send_views = 8192;
+  std::uint32_t zero_copy_min = 256;  // smaller payloads are copied into the header buffer
+  // Receive: in-order segments of at least this many bytes are held as packets until read
+  // (one copy, packet -> user) while the device pool has more than this share (1/n) free.
+  std::uint32_t rx_hold_min = 512;
+  std::uint32_t rx_hold_pool_share = 2;
 };
 
 // Per-connection buffer sizes (0: the layer's TcpConfig default).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "coro/log.h"
@@ -54,7 +55,7 @@ void timewait_fired(coro::TimerNode* n) {
 
 Tcb::Tcb(TcpLayer& l, const TcpConfig& cfg, BufferSizes sizes)
     : layer(l),
-      sndbuf(sizes.send != 0 ? sizes.send : cfg.send_buffer),
+      sndbuf(sizes.send != 0 ? sizes.send : cfg.send_buffer, l.send_chunks()),
       rcvbuf(sizes.recv != 0 ? sizes.recv : cfg.recv_buffer),
       rto(cfg.initial_rto),
       rexmit_timer(this, &rexmit_fired),
@@ -75,6 +76,17 @@ std::size_t TcpLayer::KeyHash::operator()(const Key& k) const noexcept {
 }
 
 TcpLayer::TcpLayer(Engine& engine, TcpConfig config) : engine_(engine), config_(config) {
+  if (config_.send_chunk_size < 1024 || config_.send_chunks == 0 || config_.send_views == 0) {
+    throw std::invalid_argument("TcpConfig: send_chunk_size must be >= 1024 and send_chunks, "
+                                "send_views > 0");
+  }
+  chunks_ = std::make_unique<nic::PacketPool>(nic::PacketPoolConfig{
+      .name = "tcp-send",
+      .count = config_.send_chunks,
+      .buffer_size = config_.send_chunk_size,
+      .headroom = 0,
+      .views = config_.send_views,
+  });
   if (sodium_init() < 0) throw std::runtime_error("libsodium initialisation failed");
   randombytes_buf(isn_key_, sizeof(isn_key_));
   engine_.attach_tcp(this);
@@ -93,6 +105,8 @@ TcpLayer::~TcpLayer() {
   table_.clear();
   for (Tcb* t : orphans) delete t;
   for (auto& [p, l] : listeners_) delete l;
+  // A device may still hold segments that show send chunks: the pool goes when they come back.
+  nic::PacketPool::retire(std::move(chunks_));
 }
 
 Tcb* TcpLayer::lookup(const Key& k) {
@@ -298,6 +312,7 @@ void TcpLayer::set_closed(Tcb& t, std::optional<Errc> error) {
   remove(&t);
   t.readers.wake_all();
   t.writers.wake_all();
+  send_memory_waiters_.wake_all();  // (they re-check their own connection)
   t.connecters.wake_all();
   t.closers.wake_all();
   mark_output(&t);  // freed at the next flush unless a user handle still holds it
@@ -456,6 +471,9 @@ void TcpLayer::flush() {
     }
     output(*t);
   }
+  // Writers starved by an empty send pool retry once chunks are back (acknowledged data, or
+  // devices done with the views that kept them).
+  if (!send_memory_waiters_.empty() && chunks_->available() > 0) send_memory_waiters_.wake_all();
 }
 
 void TcpLayer::icmp_error(const IcmpErrorInfo& info) {

@@ -9,10 +9,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
 #include "nic/packet.h"
+#include "nic/packet_pool.h"
 #include "stack/engine.h"
 #include "stack/tcp/header.h"
 #include "stack/tcp/seq.h"
@@ -39,6 +41,11 @@ struct TcpStats {
   std::uint64_t rx_out_of_order = 0;
   std::uint64_t rx_duplicate = 0;
   std::uint64_t rx_direct_bytes = 0;    // copied straight into a waiting reader's buffer
+  std::uint64_t rx_held_bytes = 0;      // kept in their packets until read (no ring copy)
+  std::uint64_t rx_ring_bytes = 0;      // copied into the receive ring (read out: a 2nd copy)
+  std::uint64_t tx_zero_copy_bytes = 0;  // sent as views of the send buffer
+  std::uint64_t tx_view_exhausted = 0;   // no view descriptor: payload copied instead
+  std::uint64_t send_memory_waits = 0;   // writes that waited for the per-core send pool
   std::uint64_t tx_segments = 0;
   std::uint64_t tx_retransmits = 0;
   std::uint64_t tx_rst = 0;
@@ -105,6 +112,10 @@ class TcpLayer {
   void mark_output(Tcb* t);
 
   Engine& engine() { return engine_; }
+  // The per-core pool send buffers take their chunks from.
+  nic::PacketPool& send_chunks() { return *chunks_; }
+  // Writers wait here when the send pool is empty; woken at a flush once chunks are back.
+  coro::WaitQueue& send_memory_waiters() { return send_memory_waiters_; }
   const TcpConfig& config() const { return config_; }
   const TcpStats& stats() const { return stats_; }
   std::size_t connection_count() const { return table_.size(); }
@@ -154,6 +165,7 @@ class TcpLayer {
   void process_data(Tcb& t, const TcpHeader& h, std::span<const std::byte> payload);
   void process_fin(Tcb& t);
   void ack_in_order_data(Tcb& t, bool immediately);
+  bool try_hold(Tcb& t, SeqNum seq, std::span<const std::byte> payload);
   // `base` doubled `times` times, at most max_rto (RFC 6298 §5.5).
   coro::Duration backed_off(coro::Duration base, unsigned times) const;
   void reset_answer(const TcpHeader& h, const IpRxInfo& info, std::uint32_t seg_len);
@@ -172,6 +184,11 @@ class TcpLayer {
   std::uint16_t next_ephemeral_ = 32768;
   unsigned char isn_key_[16];
   std::vector<std::byte> scratch_ = std::vector<std::byte>(65536);  // chained segments
+  std::unique_ptr<nic::PacketPool> chunks_;
+  coro::WaitQueue send_memory_waiters_;
+  // The segment being processed while input() still owns it: process_data may take it (held
+  // in the receive buffer), leaving null.
+  nic::Packet* rx_packet_ = nullptr;
 };
 
 }  // namespace coronet::stack::tcp
