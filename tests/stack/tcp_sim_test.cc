@@ -269,5 +269,40 @@ TEST(TcpSim, ThousandShortConnections) {
   EXPECT_EQ(s.a->tcp.stats().connections_opened, static_cast<std::uint64_t>(kConns));
 }
 
+// The per-core send pool caps unacknowledged data across connections: with room for 4 chunks
+// (32 KiB) and two connections each writing 2 MB, writers wait for chunks instead of failing, and
+// both streams arrive byte-exact (same pattern on both: accept order need not be connect order).
+TEST(TcpSim, ExhaustedSendPoolMakesWritersWaitNotFail) {
+  stack::tcp::TcpConfig cfg;
+  cfg.send_chunks = 4;
+  SimPair s({}, {}, cfg);
+  auto listener = stack::tcp::listen(s.b->tcp, kPort);
+  ASSERT_TRUE(listener.has_value());
+  constexpr std::uint64_t kBytes = 2 << 20;
+  auto server = [&]() -> coro::Task<Result<std::uint64_t>> {
+    auto c1 = co_await listener->accept();
+    auto c2 = co_await listener->accept();
+    if (!c1 || !c2) co_return Error(Errc::kConnectionAborted, "accept failed");
+    auto [g1, g2] = co_await coro::when_all(receive_pattern(*c1, 1), receive_pattern(*c2, 1));
+    if (!g1) co_return g1.error();
+    if (!g2) co_return g2.error();
+    co_return *g1 + *g2;
+  };
+  auto client = [&](std::uint64_t seed) -> coro::Task<Result<void>> {
+    auto c = co_await stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort});
+    if (!c) co_return c.error();
+    if (auto r = co_await send_pattern(*c, seed, kBytes); !r) co_return r;
+    co_return co_await c->close();
+  };
+  auto [got, r1, r2] = s.v.reactor.block_on(coro::when_all(server(), client(1), client(1)));
+  ASSERT_TRUE(got.has_value()) << got.error().message();
+  EXPECT_TRUE(r1.has_value());
+  EXPECT_TRUE(r2.has_value());
+  EXPECT_EQ(*got, 2 * kBytes);
+  EXPECT_GT(s.a->tcp.stats().send_memory_waits, 0u);
+  EXPECT_LE(s.a->tcp.send_chunks().stats().high_watermark, 4u);
+  EXPECT_EQ(s.a->tcp.send_chunks().stats().in_use, 0u);
+}
+
 }  // namespace
 }  // namespace coronet::testing
