@@ -9,7 +9,8 @@
 // wire and in their owner's hands at once. TCP sends its payload this way: a segment is a header
 // packet chained to views of the send buffer, which copies nothing and keeps the bytes alive until
 // both the ACK and the device are done with them. A packet's buffer returns to its pool when its
-// last holder frees it.
+// last holder frees it. So a device must never write into the bytes of a frame it transmits
+// (anything that damages frames on purpose, like the impairment layer, copies first).
 //
 // Offload metadata rides along: RSS hash and queue on receive, checksum verdicts from the NIC, and
 // on transmit the checksum/TSO work the device is asked to do.

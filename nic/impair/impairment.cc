@@ -59,9 +59,27 @@ coro::Duration Impairer::serialisation_time(std::size_t bytes) const {
       static_cast<std::int64_t>((bits_ns + config_.bandwidth_bps - 1) / config_.bandwidth_bps));
 }
 
-void Impairer::flip_random_bit(Packet* p) {
+Packet* Impairer::flip_random_bit(Packet* p) {
   const std::size_t bits = p->chain_size() * 8;
-  if (bits == 0) return;  // nothing to corrupt; not counted
+  if (bits == 0) return p;  // nothing to corrupt; not counted
+  // Transmit buffers may be shared: a view shows the sender's own copy of the data (TCP's send
+  // buffer), which must not change with "the wire". Corrupt a private copy instead.
+  bool shared = false;
+  for (const Packet* s = p; s != nullptr; s = s->next()) {
+    shared = shared || s->view_base() != nullptr || s->refs() > 1;
+  }
+  if (shared) {
+    Packet* copy = p->pool() != nullptr ? p->pool()->clone(*p) : nullptr;
+    if (copy == nullptr) {
+      ++stats_.corrupt_failed;
+      return p;
+    }
+    PacketPool::free(p);
+    p = copy;
+  }
+  // Checksums the device was asked to fill would be computed over the damaged bytes, hiding
+  // the damage: a frame hit on the wire fails its checksum, so the requests are dropped.
+  p->meta.flags &= ~(offload::kTxIpv4Csum | offload::kTxTcpCsum | offload::kTxUdpCsum);
   std::uint64_t bit = rng_.below(bits);
   for (Packet* s = p; s != nullptr; s = s->next()) {
     const std::uint64_t seg_bits = static_cast<std::uint64_t>(s->size()) * 8;
@@ -72,6 +90,7 @@ void Impairer::flip_random_bit(Packet* p) {
     bit -= seg_bits;
   }
   ++stats_.corrupted;
+  return p;
 }
 
 Impairer::Verdict Impairer::submit(Packet* p, coro::TimePoint now) {
@@ -81,7 +100,7 @@ Impairer::Verdict Impairer::submit(Packet* p, coro::TimePoint now) {
     PacketPool::free(p);
     return Verdict::kLost;
   }
-  if (corrupt_t_ != 0 && rng_.chance(corrupt_t_)) flip_random_bit(p);
+  if (corrupt_t_ != 0 && rng_.chance(corrupt_t_)) p = flip_random_bit(p);
   Packet* copy = nullptr;
   if (duplicate_t_ != 0 && rng_.chance(duplicate_t_)) {
     copy = p->pool() != nullptr ? p->pool()->clone(*p) : nullptr;

@@ -76,6 +76,7 @@ struct ImpairmentStats {
   std::uint64_t duplicate_failed = 0;  // copies skipped because the pool was exhausted
   std::uint64_t reordered = 0;         // held frames that at least one later frame overtook
   std::uint64_t corrupted = 0;         // frames with a flipped bit
+  std::uint64_t corrupt_failed = 0;    // shared frames left intact: no buffer for a private copy
   std::uint64_t delayed = 0;           // frames (copies included) not due at submission time
   std::uint64_t queue_overflow = 0;    // frames dropped because queue_limit frames were waiting
   std::uint64_t flushed = 0;           // frames discarded by flush()
@@ -157,7 +158,8 @@ class Impairer {
   void push_fifo(Packet* p, coro::TimePoint at);
   void overtake_held(std::size_t n);
   void expire_front();
-  void flip_random_bit(Packet* p);
+  // Returns the frame to send on: a private copy when `p` shares its bytes.
+  Packet* flip_random_bit(Packet* p);
   coro::Duration serialisation_time(std::size_t bytes) const;
 
   ImpairmentConfig config_;

@@ -220,6 +220,33 @@ TEST(Impairer, CorruptFlipsExactlyOneBit) {
   free_all(out);
 }
 
+// A frame that shows someone else's bytes through a view (TCP's send buffer) is corrupted in a
+// private copy: the owner's bytes stay intact, so a later retransmission is clean. Checksum
+// offload requests are dropped from a damaged frame so the receiver sees a bad sum.
+TEST(Impairer, CorruptCopiesSharedBytesInsteadOfDamagingTheOwner) {
+  PacketPool pool(big_pool());
+  PacketPool chunks({.name = "chunks", .count = 1, .buffer_size = 256, .headroom = 0, .views = 4});
+  Packet* chunk = chunks.alloc();
+  std::memset(chunk->append(200), 0x5a, 200);
+  Impairer imp({.corrupt = 1.0, .seed = 5});
+  for (int i = 0; i < 50; ++i) {
+    Packet* head = pool.alloc();
+    std::memset(head->append(20), 0, 20);
+    head->meta.flags |= offload::kTxTcpCsum;
+    head->set_next(chunks.alloc_view(*chunk, 0, 200));
+    imp.submit(head, kT0);
+    auto out = drain(imp, kT0);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].packet->meta.flags & offload::kTxTcpCsum, 0u);
+    EXPECT_EQ(chunks.stats().views_in_use, 0u);  // the shared original went back at once
+    free_all(out);
+  }
+  for (std::uint32_t k = 0; k < 200; ++k) ASSERT_EQ(chunk->data()[k], std::byte{0x5a}) << k;
+  EXPECT_EQ(imp.stats().corrupted, 50u);
+  PacketPool::free(chunk);
+  EXPECT_EQ(pool.stats().in_use, 0u);
+}
+
 TEST(Impairer, CorruptReachesEverySegmentOfAChain) {
   PacketPool pool(big_pool());
   Impairer imp({.corrupt = 1.0, .seed = 2});

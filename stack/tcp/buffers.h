@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 
 #include "nic/packet_pool.h"
 #include "stack/tcp/seq.h"
@@ -102,6 +103,12 @@ class RecvBuffer {
   std::size_t window() const { return ring_.capacity() - ready_; }
   std::size_t capacity() const { return ring_.capacity(); }
   bool has_out_of_order() const { return nranges_ > 0; }
+  // The out-of-order islands as sequence ranges [first, second), lowest first.
+  std::size_t ooo_ranges() const { return nranges_; }
+  std::pair<SeqNum, SeqNum> ooo_range(std::size_t i) const {
+    return {base_ + static_cast<std::uint32_t>(ranges_[i].begin),
+            base_ + static_cast<std::uint32_t>(ranges_[i].end)};
+  }
 
   enum class Insert { kInOrder, kOutOfOrder, kDuplicate, kNoRoom };
   // Stores segment data that starts at `seq` (already trimmed to the window by the caller; any

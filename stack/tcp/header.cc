@@ -11,6 +11,7 @@ constexpr std::uint8_t kOptNop = 1;
 constexpr std::uint8_t kOptMss = 2;
 constexpr std::uint8_t kOptWscale = 3;
 constexpr std::uint8_t kOptSackPermitted = 4;
+constexpr std::uint8_t kOptSack = 5;
 constexpr std::uint8_t kOptTimestamp = 8;
 
 void parse_options(std::span<const std::byte> opts, TcpOptions& out) {
@@ -37,6 +38,16 @@ void parse_options(std::span<const std::byte> opts, TcpOptions& out) {
         break;
       case kOptSackPermitted:
         if (len == 2) out.sack_permitted = true;
+        break;
+      case kOptSack:
+        // RFC 2018 §3: 2 + 8n bytes, n blocks of left/right edges; any other length is bogus and
+        // the option is ignored.
+        if (len >= 10 && (len - 2) % 8 == 0 && static_cast<std::size_t>((len - 2) / 8) <= kMaxSackBlocks) {
+          out.sack_count = static_cast<std::uint8_t>((len - 2) / 8);
+          for (std::uint8_t b = 0; b < out.sack_count; ++b) {
+            out.sack[b] = {SeqNum(load_be32(v + 8 * b)), SeqNum(load_be32(v + 8 * b + 4))};
+          }
+        }
         break;
       case kOptTimestamp:
         if (len == 10) {
@@ -82,6 +93,7 @@ std::uint32_t options_length(const TcpOptions& o) {
   if (o.window_scale) n += 4;  // NOP + 3
   if (o.sack_permitted) n += 4;  // NOP NOP + 2 (or folded with timestamps below)
   if (o.ts_val) n += 12;  // NOP NOP + 10
+  if (o.sack_count > 0) n += 4 + 8 * std::uint32_t{o.sack_count};  // NOP NOP + 2 + 8n
   return n;
 }
 
@@ -125,6 +137,17 @@ void write_header(const TcpHeader& h, std::span<std::byte> out) {
     store_be32(o, *h.options.ts_val);
     store_be32(o + 4, h.options.ts_ecr.value_or(0));
     o += 8;
+  }
+  if (h.options.sack_count > 0) {
+    put(kOptNop);
+    put(kOptNop);
+    put(kOptSack);
+    put(static_cast<std::uint8_t>(2 + 8 * h.options.sack_count));
+    for (std::uint8_t b = 0; b < h.options.sack_count; ++b) {
+      store_be32(o, h.options.sack[b].left.raw());
+      store_be32(o + 4, h.options.sack[b].right.raw());
+      o += 8;
+    }
   }
 }
 

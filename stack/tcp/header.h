@@ -1,8 +1,10 @@
 // TCP header codec (RFC 9293 §3.1) and the options this stack speaks: MSS (RFC 6691), window
-// scale (RFC 7323 §2), SACK-permitted (RFC 2018), timestamps (RFC 7323 §3). Parsing is defensive:
+// scale (RFC 7323 §2), SACK-permitted and SACK blocks (RFC 2018), timestamps (RFC 7323 §3). Parsing is defensive:
 // a malformed option list ends parsing of options without touching memory beyond the header.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -25,12 +27,21 @@ inline constexpr std::uint8_t kCwr = 0x80;
 inline constexpr std::uint32_t kMinHeader = 20;
 inline constexpr std::uint32_t kMaxHeader = 60;
 
+// One SACK block (RFC 2018 §3): the peer holds [left, right).
+struct SackBlock {
+  SeqNum left;
+  SeqNum right;
+};
+inline constexpr std::size_t kMaxSackBlocks = 4;  // 40 option bytes hold at most four
+
 struct TcpOptions {
   std::optional<std::uint16_t> mss = {};
   std::optional<std::uint8_t> window_scale = {};  // shift as received (clamped to 14 on use)
   bool sack_permitted = false;
   std::optional<std::uint32_t> ts_val = {};
   std::optional<std::uint32_t> ts_ecr = {};
+  std::uint8_t sack_count = 0;  // blocks in `sack` (RFC 2018 §3)
+  std::array<SackBlock, kMaxSackBlocks> sack = {};
 };
 
 struct TcpHeader {

@@ -1,4 +1,6 @@
 // Segment arrival: RFC 9293 §3.10.7, with RFC 5961's blind-attack checks that RFC 9293 adopts.
+#include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "nic/packet_pool.h"
@@ -79,6 +81,15 @@ void TcpLayer::apply_syn_options(Tcb& t, const TcpHeader& h) {
   std::uint16_t ours = static_cast<std::uint16_t>(engine_.mtu() - 40);
   t.snd_mss = std::min<std::uint16_t>(h.options.mss.value_or(536), ours);
   if (t.snd_mss < 64) t.snd_mss = 64;
+  // RFC 7323 §3.2: timestamps are on only when both SYNs carry them (we offer them when
+  // configured); RFC 2018 §2: likewise SACK-permitted.
+  t.ts_ok = config_.timestamps && h.options.ts_val.has_value();
+  if (t.ts_ok) {
+    t.ts_recent = *h.options.ts_val;
+    // The option takes 12 bytes of every segment: send that much less data (RFC 6691 §2).
+    t.snd_mss = static_cast<std::uint16_t>(std::max(64, t.snd_mss - 12));
+  }
+  t.sack_ok = config_.sack && h.options.sack_permitted;
   // RFC 7323 §2.2: scaling is on only when both SYNs carry the option; shifts above 14 are 14.
   if (h.options.window_scale) {
     t.wscale_ok = true;
@@ -115,6 +126,7 @@ void TcpLayer::listen_input(ListenerState& l, const TcpHeader& h, const IpRxInfo
   t->rcv_adv = h.seq + 1;
   apply_syn_options(*t, h);
   t->iss = generate_isn(t->local, t->remote);
+  t->ts_offset = std::rotl(t->iss.raw(), 13);  // RFC 7323 §5.4: hides the host clock
   t->snd_una = t->iss;
   t->snd_nxt = t->iss + 1;
   t->snd_max = t->snd_nxt;
@@ -186,6 +198,22 @@ void TcpLayer::segment_input(Tcb& t, const TcpHeader& h0, std::span<const std::b
     send_syn(t);
     return;
   }
+  if (t.ts_ok && !h.has(flag::kRst)) {
+    if (!h.options.ts_val) {
+      // RFC 7323 §3.2: once negotiated, a non-RST segment without the option is dropped.
+      ++stats_.ts_missing;
+      return;
+    }
+    // RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent marks an old duplicate: ACK, drop.
+    // (The 24-day idle exception of §5.5 is not needed while connections are reset after
+    // max_retries and keepalive; a connection idle that long is not kept.)
+    if (static_cast<std::int32_t>(*h.options.ts_val - t.ts_recent) < 0) {
+      ++stats_.paws_rejected;
+      t.ack_now = true;
+      mark_output(&t);
+      return;
+    }
+  }
   // First: sequence number acceptability (RFC 9293 §3.10.7.4, the four cases).
   bool acceptable;
   if (len == 0) {
@@ -202,6 +230,11 @@ void TcpLayer::segment_input(Tcb& t, const TcpHeader& h0, std::span<const std::b
       mark_output(&t);
     }
     return;
+  }
+  // RFC 7323 §4.3: remember the newest timestamp of a segment that covers Last.ACK.sent.
+  if (t.ts_ok && h.options.ts_val && h.seq <= t.last_ack_sent &&
+      static_cast<std::int32_t>(*h.options.ts_val - t.ts_recent) >= 0) {
+    t.ts_recent = *h.options.ts_val;
   }
   // Second: RST. RFC 5961 §3.2: exactly RCV.NXT resets; elsewhere in the window it only earns a
   // challenge ACK, so a blind attacker must guess the exact number.
@@ -265,8 +298,19 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
     return false;
   }
   std::uint32_t peer_wnd = static_cast<std::uint32_t>(h.window) << t.snd_wscale;
+  const SeqNum prev_una = t.snd_una;
+  // RFC 2018 §5: the SACK blocks mark bytes above the cumulative ACK as held by the peer.
+  std::uint32_t newly_sacked = 0;
+  if (t.sack_ok) {
+    const SeqNum una = seq_max(t.snd_una, h.ack);
+    for (std::uint8_t b = 0; b < h.options.sack_count; ++b) {
+      newly_sacked += t.scoreboard.add(h.options.sack[b].left, h.options.sack[b].right, una,
+                                       t.snd_max);
+    }
+  }
+  std::uint32_t acked = 0;
   if (t.snd_una < h.ack) {
-    auto acked = static_cast<std::uint32_t>(h.ack - t.snd_una);
+    acked = static_cast<std::uint32_t>(h.ack - t.snd_una);
     // Data bytes acknowledged (the SYN and FIN occupy sequence space but not the buffer).
     SeqNum data_end = t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size());
     SeqNum upto = seq_min(h.ack, data_end);
@@ -277,34 +321,11 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
       t.writers.wake_all();
     }
     t.snd_una = h.ack;
+    t.scoreboard.advance(t.snd_una);
     if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
-    // RTT sample (RFC 6298 §3: Karn — only segments sent once are timed).
-    if (t.rtt_seq && h.ack > *t.rtt_seq) {
-      update_rtt(t, engine_.reactor().now() - t.rtt_start);
-      t.rtt_seq.reset();
-    }
+    if (t.in_recovery && t.high_rxt < t.snd_una) t.high_rxt = t.snd_una;
+    take_rtt_sample(t, h);
     t.backoff = 0;
-    // Congestion control: NewReno (RFC 5681 §3.1-3.2, RFC 6582 §3.2).
-    if (t.in_recovery) {
-      if (h.ack >= t.recover) {  // full ACK: leave recovery
-        t.in_recovery = false;
-        std::uint32_t flight = static_cast<std::uint32_t>(t.snd_max - t.snd_una);
-        t.cwnd = std::min(t.ssthresh, flight + t.snd_mss);
-      } else {  // partial ACK: retransmit the next hole, deflate by what was acked
-        send_segment(t, t.snd_una,
-                     std::min<std::uint32_t>(t.snd_mss, static_cast<std::uint32_t>(
-                                                            data_end - t.snd_una)),
-                     flag::kAck);
-        ++stats_.tx_retransmits;
-        t.cwnd = t.cwnd > acked ? t.cwnd - acked : 0;
-        t.cwnd += t.snd_mss;
-      }
-    } else if (t.cwnd < t.ssthresh) {
-      t.cwnd += std::min(acked, static_cast<std::uint32_t>(t.snd_mss));  // slow start
-    } else {
-      t.cwnd += std::max<std::uint32_t>(1, t.snd_mss * t.snd_mss / t.cwnd);  // avoidance
-    }
-    t.dupacks = 0;
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, restart it otherwise.
     if (t.snd_una == t.snd_max) {
       engine_.reactor().cancel_timer(t.rexmit_timer);
@@ -312,28 +333,45 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
       arm_rexmit(t);
     }
     mark_output(&t);  // the window moved: more may be sent
-  } else if (h.ack == t.snd_una && plen == 0 && !h.has(flag::kFin) && peer_wnd == t.snd_wnd &&
-             t.snd_max > t.snd_una) {
-    // RFC 5681 §2: a duplicate ACK. The third starts fast retransmit (§3.2, RFC 6582).
-    ++t.dupacks;
-    if (t.dupacks == 3 && !t.in_recovery) {
-      std::uint32_t flight = static_cast<std::uint32_t>(t.snd_max - t.snd_una);
-      t.ssthresh = std::max(flight / 2, 2u * t.snd_mss);
-      t.recover = t.snd_max;
-      t.in_recovery = true;
-      SeqNum data_end = t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size());
-      std::uint32_t n = data_end > t.snd_una
-                            ? std::min<std::uint32_t>(t.snd_mss, static_cast<std::uint32_t>(
-                                                                     data_end - t.snd_una))
-                            : 0;
-      send_segment(t, t.snd_una, n, flag::kAck | (n == 0 && t.fin_seq ? flag::kFin : 0));
-      ++stats_.tx_retransmits;
-      ++stats_.fast_retransmits;
-      t.rtt_seq.reset();
-      t.cwnd = t.ssthresh + 3 * t.snd_mss;
-    } else if (t.in_recovery) {
-      t.cwnd += t.snd_mss;  // each further dupack: a segment left the network
+  }
+  // Duplicate ACKs: RFC 5681 §2 without SACK; with SACK, RFC 6675 §2 counts an ACK that SACKs
+  // new data.
+  const bool dupack =
+      h.ack == prev_una && t.snd_max > t.snd_una &&
+      (t.sack_ok ? newly_sacked > 0
+                 : plen == 0 && !h.has(flag::kFin) && peer_wnd == t.snd_wnd);
+  if (t.in_recovery) {
+    if (h.ack >= t.recover) {
+      // Recovery ends (RFC 6582 §3.2 step 3 full ACK; RFC 6675 §5; RFC 6937 §3: cwnd = ssthresh).
+      t.in_recovery = false;
+      t.dupacks = 0;
+      t.cc.cwnd = t.cc.ssthresh;
+      t.cc.bytes_acked = 0;
+    } else {
+      if (dupack) ++t.dupacks;
+      if (!t.sack_ok && acked > 0) {
+        // RFC 6582 §3.2 step 5: a partial ACK; the next unacknowledged segment is lost too.
+        t.dupacks = 0;
+        retransmit(t, t.snd_una, t.snd_mss);
+      }
+      // RFC 6937 §3: DeliveredData = newly cumulatively acked + newly SACKed; without SACK each
+      // duplicate ACK stands for one segment that left the network.
+      std::uint32_t delivered = acked + newly_sacked;
+      if (!t.sack_ok && dupack) delivered += t.snd_mss;
+      prr_update(t, delivered);
       mark_output(&t);
+    }
+  } else {
+    if (acked > 0) {
+      t.dupacks = 0;
+      cc_on_ack(t.cc, acked, t.snd_mss, engine_.reactor().now(), t.srtt);
+    }
+    if (dupack) {
+      ++t.dupacks;
+      // RFC 5681 §3.2 / RFC 6675 §5: three duplicate ACKs, or SACK showing the first unacked
+      // segment lost, start fast retransmit and recovery.
+      bool lost = t.sack_ok && t.scoreboard.lost_boundary(t.snd_una, t.snd_mss) > t.snd_una;
+      if (t.dupacks >= SackScoreboard::kDupThresh || lost) enter_recovery(t);
     }
   }
   // Window update (RFC 9293 §3.10.7.4: SND.WL1/WL2 rule).
@@ -417,6 +455,7 @@ void TcpLayer::process_data(Tcb& t, const TcpHeader& h, std::span<const std::byt
         break;
       case RecvBuffer::Insert::kOutOfOrder:
         stats_.rx_ring_bytes += payload.size();
+        t.last_ooo_seq = seq;  // its block leads the SACK option (RFC 2018 §4)
         ++stats_.rx_out_of_order;
         t.ack_now = true;  // RFC 5681 §4.2: a duplicate ACK at once for out-of-order data
         break;
@@ -453,6 +492,98 @@ bool TcpLayer::try_hold(Tcb& t, SeqNum seq, std::span<const std::byte> payload) 
   t.rcvbuf.hold(seq, p);
   rx_packet_ = nullptr;
   stats_.rx_held_bytes += payload.size();
+  return true;
+}
+
+void TcpLayer::take_rtt_sample(Tcb& t, const TcpHeader& h) {
+  const coro::TimePoint now = engine_.reactor().now();
+  if (t.ts_ok && h.options.ts_ecr && *h.options.ts_ecr != 0) {
+    // RFC 7323 §4.1: the echoed timestamp times the segment it was sent on, retransmitted or not
+    // (no Karn ambiguity). One sample per round trip keeps RFC 6298's gains meaningful
+    // (RFC 7323 Appendix G).
+    if (!t.rtt_seq || t.snd_una > *t.rtt_seq) {
+      const std::uint32_t elapsed = ts_clock(t) - *h.options.ts_ecr;
+      if (elapsed < 0x80000000u) update_rtt(t, std::chrono::milliseconds(elapsed));
+      t.rtt_seq = t.snd_max;
+    }
+    return;
+  }
+  // RFC 6298 §3: Karn — only segments sent once are timed.
+  if (t.rtt_seq && t.snd_una > *t.rtt_seq) {
+    update_rtt(t, now - t.rtt_start);
+    t.rtt_seq.reset();
+  }
+}
+
+void TcpLayer::enter_recovery(Tcb& t) {
+  // RFC 6675 §5 steps 4.1-4.3 (RFC 5681 §3.2 steps 2-3 without SACK); ssthresh from the
+  // connection's congestion control; PRR (RFC 6937 §3) paces what follows.
+  const auto flight = static_cast<std::uint32_t>(t.snd_max - t.snd_una);
+  cc_on_loss(t.cc, flight, t.snd_mss);
+  t.in_recovery = true;
+  t.recover = t.snd_max;
+  t.high_rxt = t.snd_una;
+  t.prr_delivered = 0;
+  t.prr_out = 0;
+  t.recover_fs = flight;
+  ++stats_.fast_retransmits;
+  ++stats_.recoveries;
+  retransmit(t, t.snd_una, t.snd_mss);  // the fast retransmit goes regardless of cwnd
+  prr_update(t, 0);
+  mark_output(&t);
+}
+
+std::uint32_t TcpLayer::pipe(const Tcb& t) const {
+  if (t.sack_ok) {
+    SeqNum lost = t.scoreboard.lost_boundary(t.snd_una, t.snd_mss);
+    // Whatever lies below the SND.UNA segment counts as lost once recovery has started.
+    if (t.in_recovery && lost <= t.snd_una) lost = t.snd_una + 1;
+    return t.scoreboard.pipe(t.snd_una, t.snd_max, lost, t.high_rxt);
+  }
+  // Without SACK (RFC 6675 §5 note / RFC 6937 §3): every duplicate ACK is a segment gone.
+  const auto flight = static_cast<std::uint32_t>(t.snd_max - t.snd_una);
+  const std::uint32_t gone = t.dupacks * std::uint32_t{t.snd_mss};
+  return flight > gone ? flight - gone : 0;
+}
+
+void TcpLayer::prr_update(Tcb& t, std::uint32_t delivered) {
+  // RFC 6937 §3: proportional rate reduction while pipe > ssthresh, then slow-start reduction
+  // bound (PRR-SSRB) up to ssthresh.
+  t.prr_delivered += delivered;
+  const std::int64_t pipe_now = pipe(t);
+  const std::int64_t ssthresh = t.cc.ssthresh;
+  std::int64_t sndcnt;
+  if (pipe_now > ssthresh) {
+    const std::int64_t fs = std::max<std::uint32_t>(t.recover_fs, 1);
+    sndcnt = (static_cast<std::int64_t>(t.prr_delivered) * ssthresh + fs - 1) / fs - t.prr_out;
+  } else {
+    const std::int64_t limit =
+        std::max<std::int64_t>(static_cast<std::int64_t>(t.prr_delivered) - t.prr_out,
+                               delivered) +
+        t.snd_mss;
+    sndcnt = std::min(ssthresh - pipe_now, limit);
+  }
+  sndcnt = std::max<std::int64_t>(sndcnt, 0);
+  t.cc.cwnd = static_cast<std::uint32_t>(pipe_now + sndcnt);
+}
+
+bool TcpLayer::retransmit(Tcb& t, SeqNum seq, std::uint32_t max_len) {
+  SeqNum data_end = t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size());
+  std::uint32_t n = data_end > seq
+                        ? std::min<std::uint32_t>(max_len, static_cast<std::uint32_t>(data_end - seq))
+                        : 0;
+  // Past the data only the FIN is left to resend.
+  std::uint8_t flags = flag::kAck;
+  if (t.fin_seq && seq + n == *t.fin_seq) flags |= flag::kFin;
+  if (n == 0 && (flags & flag::kFin) == 0) return false;
+  send_segment(t, seq, n, flags);
+  ++stats_.tx_retransmits;
+  if (t.rtt_seq && !t.ts_ok && seq <= *t.rtt_seq) t.rtt_seq.reset();  // Karn
+  const SeqNum end = seq + n + ((flags & flag::kFin) != 0 ? 1u : 0u);
+  if (t.in_recovery) {
+    t.high_rxt = seq_max(t.high_rxt, end);
+    t.prr_out += n;
+  }
   return true;
 }
 

@@ -44,6 +44,13 @@ void TcpLayer::send_segment(Tcb& t, SeqNum seq, std::uint32_t len, std::uint8_t 
   h.flags = flags;
   bool syn = (flags & flag::kSyn) != 0;
   if ((flags & flag::kAck) != 0) h.ack = rcv_nxt(t);
+  // RFC 7323 §3.2: timestamps on the SYN when we offer them, on everything else once agreed.
+  const bool active_open = t.state == State::kSynSent;
+  if (syn ? (active_open ? config_.timestamps : t.ts_ok) : t.ts_ok) {
+    h.options.ts_val = ts_clock(t);
+    h.options.ts_ecr = active_open && syn ? 0 : t.ts_recent;
+  }
+  if (syn && (active_open ? config_.sack : t.sack_ok)) h.options.sack_permitted = true;
   if (syn) {
     h.options.mss = static_cast<std::uint16_t>(engine_.mtu() - 40);
     // RFC 7323 §2.2: offer scaling in our SYN; in a SYN-ACK only if the peer offered it.
@@ -55,6 +62,9 @@ void TcpLayer::send_segment(Tcb& t, SeqNum seq, std::uint32_t len, std::uint8_t 
     }
   }
   h.window = advertised_window(t, syn);
+  if (!syn && (flags & flag::kAck) != 0 && t.sack_ok && t.rcvbuf.has_out_of_order()) {
+    fill_sack_blocks(t, h.options, len);
+  }
   std::uint32_t hlen = kMinHeader + options_length(h.options);
   std::byte* hdr = p->append(hlen);
   if (hdr == nullptr) {
@@ -86,7 +96,9 @@ void TcpLayer::send_segment(Tcb& t, SeqNum seq, std::uint32_t len, std::uint8_t 
   }
   finish_checksum(engine_, p, t.local, t.remote);
   ++stats_.tx_segments;
+  if (len > 0) t.last_send = engine_.reactor().now();
   if ((flags & flag::kAck) != 0) {
+    t.last_ack_sent = h.ack;  // RFC 7323 §4.3 Last.ACK.sent
     // Any segment carrying an ACK discharges pending delayed ACKs.
     t.ack_now = false;
     t.ack_pending = false;
@@ -94,6 +106,43 @@ void TcpLayer::send_segment(Tcb& t, SeqNum seq, std::uint32_t len, std::uint8_t 
     engine_.reactor().cancel_timer(t.delack_timer);
   }
   (void)engine_.ip_send(p, t.remote.addr, kProtoTcp);
+}
+
+void TcpLayer::fill_sack_blocks(Tcb& t, TcpOptions& o, std::uint32_t payload) {
+  // RFC 2018 §4: the first block holds the most recently received out-of-order segment, the
+  // rest repeat other islands. As many as fit the 40 option bytes and, with data aboard, the
+  // MTU (a full-sized data segment may carry none).
+  const std::uint32_t base = kMinHeader + options_length(o);
+  const std::uint32_t frame_room = engine_.mtu() - 20;
+  std::uint32_t fit = 0;
+  while (fit < kMaxSackBlocks && base + 4 + 8 * (fit + 1) <= kMaxHeader &&
+         base + 4 + 8 * (fit + 1) + payload <= frame_room) {
+    ++fit;
+  }
+  const std::size_t islands = t.rcvbuf.ooo_ranges();
+  std::size_t first = islands;
+  for (std::size_t i = 0; i < islands; ++i) {
+    auto [l, r] = t.rcvbuf.ooo_range(i);
+    if (t.last_ooo_seq.in_range(l, r)) first = i;
+  }
+  std::uint8_t n = 0;
+  auto put = [&](std::size_t i) {
+    if (n >= fit) return;
+    auto [l, r] = t.rcvbuf.ooo_range(i);
+    o.sack[n++] = {l, r};
+  };
+  if (first < islands) put(first);
+  for (std::size_t i = 0; i < islands; ++i) {
+    if (i != first) put(i);
+  }
+  o.sack_count = n;
+  stats_.sack_blocks_sent += n;
+}
+
+std::uint32_t TcpLayer::ts_clock(const Tcb& t) const {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      engine_.reactor().now().time_since_epoch());
+  return static_cast<std::uint32_t>(ms.count()) + t.ts_offset;
 }
 
 void TcpLayer::send_syn(Tcb& t) {
@@ -134,17 +183,59 @@ void TcpLayer::output(Tcb& t) {
                        t.state == State::kLastAck;
   bool sent = false;
   if (can_send_data) {
+    // RFC 5681 §4.1 / RFC 9438 §5.8: after an idle period longer than the RTO, restart from
+    // the initial window.
+    if (t.snd_nxt == t.snd_una && t.last_send != coro::TimePoint{} &&
+        engine_.reactor().now() - t.last_send > t.rto) {
+      cc_after_idle(t.cc, config_.initial_window_segments * std::uint32_t{t.snd_mss});
+    }
+    // RFC 6675 §5 step (C) NextSeg rule 1: while pipe leaves room in cwnd, resend the lost
+    // holes the scoreboard shows, lowest first, each once per recovery (above HighRxt).
+    if (t.in_recovery && t.sack_ok) {
+      while (pipe(t) < t.cc.cwnd) {
+        SeqNum lost = t.scoreboard.lost_boundary(t.snd_una, t.snd_mss);
+        SeqNum seq;
+        SeqNum hole_end;
+        if (!t.scoreboard.next_lost(t.high_rxt, t.snd_una, lost, &seq, &hole_end)) break;
+        auto n = std::min<std::uint32_t>(t.snd_mss, static_cast<std::uint32_t>(hole_end - seq));
+        if (!retransmit(t, seq, n)) break;
+        sent = true;
+      }
+    }
     for (;;) {
       SeqNum data_end = t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size());
       std::uint32_t flight = static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
-      std::uint32_t limit = std::min(t.snd_wnd, t.cwnd);
-      std::uint32_t room = limit > flight ? limit - flight : 0;
+      // The peer's window bounds what is outstanding; cwnd bounds what is in the network,
+      // which during recovery is RFC 6675's pipe rather than everything unacknowledged.
+      std::uint32_t wnd_room = t.snd_wnd > flight ? t.snd_wnd - flight : 0;
+      std::uint32_t in_network = t.in_recovery ? pipe(t) : flight;
+      std::uint32_t cwnd_room = t.cc.cwnd > in_network ? t.cc.cwnd - in_network : 0;
+      std::uint32_t room = std::min(wnd_room, cwnd_room);
       std::uint32_t unsent =
           data_end > t.snd_nxt ? static_cast<std::uint32_t>(data_end - t.snd_nxt) : 0;
       bool fin_due = t.fin_queued && t.snd_nxt == data_end &&
                      (!t.fin_seq || *t.fin_seq == t.snd_nxt);
+      if (t.snd_nxt < data_end && t.snd_nxt < t.snd_max && !t.scoreboard.empty() &&
+          t.scoreboard.is_sacked(t.snd_nxt)) {
+        // Going back after a timeout: the peer holds this range already (RFC 6675 §5.1).
+        for (std::size_t i = 0; i < t.scoreboard.ranges(); ++i) {
+          const auto& r = t.scoreboard.range(i);
+          if (t.snd_nxt.in_range(r.left, r.right)) t.snd_nxt = seq_min(r.right, data_end);
+        }
+        continue;
+      }
       if (unsent > 0 && room > 0) {
         std::uint32_t n = std::min({unsent, room, static_cast<std::uint32_t>(t.snd_mss)});
+        if (t.snd_nxt < t.snd_max && !t.scoreboard.empty()) {
+          // ... and stop short of the next SACKed range.
+          for (std::size_t i = 0; i < t.scoreboard.ranges(); ++i) {
+            const auto& r = t.scoreboard.range(i);
+            if (t.snd_nxt < r.left) {
+              n = std::min(n, static_cast<std::uint32_t>(r.left - t.snd_nxt));
+              break;
+            }
+          }
+        }
         std::uint8_t flags = flag::kAck;
         bool last = n == unsent;
         if (last) flags |= flag::kPsh;
@@ -165,6 +256,7 @@ void TcpLayer::output(Tcb& t) {
           t.rtt_start = engine_.reactor().now();
         }
         send_segment(t, t.snd_nxt, n, flags);
+        if (t.in_recovery) t.prr_out += n;  // RFC 6937 §3 prr_out counts everything sent
         t.snd_nxt += n;
         if ((flags & flag::kFin) != 0) {
           t.fin_seq = t.snd_nxt;
@@ -225,13 +317,15 @@ void TcpLayer::on_rexmit_timeout(Tcb& t) {
     set_closed(t, Errc::kTimedOut);
     return;
   }
-  // RFC 5681 §3.1 eqn. 4: ssthresh = max(FlightSize / 2, 2*SMSS); cwnd = one segment (loss
-  // window). Go back to SND.UNA and resend in slow start; the receiver keeps what it already has.
+  // RFC 5681 §3.1 (RFC 9438 §4.8 for CUBIC): ssthresh from the congestion control, cwnd one
+  // segment (the loss window). Go back to SND.UNA and resend in slow start, skipping what the
+  // peer SACKed. RFC 2018 §8: a peer may renege on SACKed data, so a second timeout in a row
+  // forgets the scoreboard and resends everything.
   std::uint32_t flight = static_cast<std::uint32_t>(t.snd_max - t.snd_una);
-  t.ssthresh = std::max(flight / 2, 2u * t.snd_mss);
-  t.cwnd = t.snd_mss;
+  cc_on_timeout(t.cc, flight, t.snd_mss);
   t.in_recovery = false;
   t.dupacks = 0;
+  if (t.backoff >= 2) t.scoreboard.clear();
   t.snd_nxt = t.snd_una;  // the FIN, if sent, goes again with (or after) the data before it
   arm_rexmit(t);
   if (t.snd_wnd == 0) {

@@ -11,6 +11,8 @@
 #include "coro/waiter.h"
 #include "stack/net/ipv4_addr.h"
 #include "stack/tcp/buffers.h"
+#include "stack/tcp/congestion.h"
+#include "stack/tcp/sack.h"
 #include "stack/tcp/seq.h"
 
 namespace coronet::stack::tcp {
@@ -45,6 +47,9 @@ struct TcpConfig {
   unsigned max_retries = 12;              // data retransmissions before the connection times out
   std::size_t max_time_wait = 65536;      // beyond this the oldest TIME-WAIT is recycled (counted)
   std::uint32_t initial_window_segments = 10;  // RFC 6928
+  CcAlgorithm congestion_control = CcAlgorithm::kCubic;
+  bool timestamps = true;  // RFC 7323 §3: offered on our SYNs
+  bool sack = true;        // RFC 2018: SACK-permitted offered on our SYNs
   // Send memory: one per-core pool of chunks shared by all connections (it caps the core's
   // unacknowledged data), and the view descriptors segments use to show them without copying.
   std::uint32_t send_chunk_size = 8192;
@@ -110,12 +115,27 @@ struct Tcb {
   std::optional<SeqNum> rtt_seq;  // segment being timed (Karn: never a retransmitted one)
   coro::TimePoint rtt_start{};
   unsigned backoff = 0;  // consecutive RTO expiries
-  // Congestion control: NewReno (RFC 5681, RFC 6582).
-  std::uint32_t cwnd = 0;
-  std::uint32_t ssthresh = 0xffffffff;
+  // Congestion control (congestion.h) and loss recovery: NewReno (RFC 6582) without SACK,
+  // RFC 6675 with it, both paced by PRR (RFC 6937).
+  CongestionState cc;
   unsigned dupacks = 0;
   bool in_recovery = false;
   SeqNum recover;
+  SackScoreboard scoreboard;
+  SeqNum high_rxt;                  // RFC 6675 HighRxt: highest byte retransmitted in recovery
+  std::uint32_t prr_delivered = 0;  // RFC 6937 §3 state
+  std::uint32_t prr_out = 0;
+  std::uint32_t recover_fs = 0;
+  coro::TimePoint last_send{};  // slow start after idle (RFC 5681 §4.1)
+
+  // RFC 7323 timestamps: negotiated on the SYNs; TS.Recent and Last.ACK.sent (§4.3).
+  bool ts_ok = false;
+  std::uint32_t ts_recent = 0;
+  std::uint32_t ts_offset = 0;  // per-connection random offset (RFC 7323 §5.4)
+  SeqNum last_ack_sent;
+  // RFC 2018 SACK: negotiated on the SYNs; the newest out-of-order arrival's block goes first.
+  bool sack_ok = false;
+  SeqNum last_ooo_seq;
 
   // Delayed ACK (RFC 1122 §4.2.3.2; RFC 9293 §3.8.6.3).
   unsigned unacked_segments = 0;

@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -129,6 +130,7 @@ Tcb* TcpLayer::new_tcb(Endpoint local, Endpoint remote, BufferSizes sizes) {
   Tcb* t = new Tcb(*this, config_, sizes);
   t->local = local;
   t->remote = remote;
+  t->cc.algo = config_.congestion_control;
   ++stats_.live_tcbs;
   return t;
 }
@@ -232,6 +234,7 @@ Result<Tcb*> TcpLayer::open(Endpoint remote, std::uint16_t local_port, BufferSiz
   Tcb* t = new_tcb(local, remote, sizes);
   t->user_attached = true;
   t->iss = generate_isn(local, remote);
+  t->ts_offset = std::rotl(t->iss.raw(), 13);  // RFC 7323 §5.4: hides the host clock
   t->snd_una = t->iss;
   t->snd_nxt = t->iss + 1;
   t->snd_max = t->snd_nxt;
@@ -388,7 +391,7 @@ void TcpLayer::established(Tcb& t) {
   t.state = State::kEstablished;
   ++stats_.connections_opened;
   // RFC 5681 §3.1 / RFC 6928: initial window.
-  t.cwnd = config_.initial_window_segments * t.snd_mss;
+  t.cc.cwnd = config_.initial_window_segments * t.snd_mss;
   if (t.listener != nullptr) {
     ListenerState& l = *t.listener;
     --l.embryonic;

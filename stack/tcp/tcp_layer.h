@@ -51,6 +51,10 @@ struct TcpStats {
   std::uint64_t tx_rst = 0;
   std::uint64_t tx_no_buffer = 0;
   std::uint64_t fast_retransmits = 0;
+  std::uint64_t recoveries = 0;        // fast recovery episodes (RFC 6675 / RFC 6582)
+  std::uint64_t paws_rejected = 0;     // RFC 7323 §5: old timestamps dropped
+  std::uint64_t ts_missing = 0;        // RFC 7323 §3.2: segments without the negotiated option
+  std::uint64_t sack_blocks_sent = 0;
   std::uint64_t rto_expiries = 0;
   std::uint64_t challenge_acks = 0;
   std::uint64_t syn_dropped_backlog = 0;
@@ -166,10 +170,20 @@ class TcpLayer {
   void process_fin(Tcb& t);
   void ack_in_order_data(Tcb& t, bool immediately);
   bool try_hold(Tcb& t, SeqNum seq, std::span<const std::byte> payload);
+  void take_rtt_sample(Tcb& t, const TcpHeader& h);
+  void enter_recovery(Tcb& t);
+  void prr_update(Tcb& t, std::uint32_t delivered);
+  std::uint32_t pipe(const Tcb& t) const;
+  // Resends up to max_len bytes at `seq` (with the FIN if it is next); counted. False when
+  // there was nothing to send there.
+  bool retransmit(Tcb& t, SeqNum seq, std::uint32_t max_len);
+  // The RFC 7323 timestamp clock for `t`: milliseconds plus the connection's offset.
+  std::uint32_t ts_clock(const Tcb& t) const;
   // `base` doubled `times` times, at most max_rto (RFC 6298 §5.5).
   coro::Duration backed_off(coro::Duration base, unsigned times) const;
   void reset_answer(const TcpHeader& h, const IpRxInfo& info, std::uint32_t seg_len);
   void send_segment(Tcb& t, SeqNum seq, std::uint32_t len, std::uint8_t flags);
+  void fill_sack_blocks(Tcb& t, TcpOptions& o, std::uint32_t payload);
   void apply_syn_options(Tcb& t, const TcpHeader& h);
   void free_tcb(Tcb* t);
 

@@ -97,8 +97,9 @@ TEST(TcpSim, HundredMegabytesWithFivePercentLossAndReordering) {
   ASSERT_TRUE(got.has_value()) << got.error().message();
   EXPECT_EQ(*got, 100u << 20);
   EXPECT_GT(s.a->tcp.stats().tx_retransmits, 0u);
-  // Out-of-order data is reassembled in the ring (15% here): the one place with two copies.
-  expect_copies_at_most_once(s, 100u << 20, 80);
+  // Out-of-order data is reassembled in the ring: the one place with two copies. With SACK the
+  // sender keeps new data flowing during recovery, so about 30% arrives out of order here.
+  expect_copies_at_most_once(s, 100u << 20, 60);
 }
 
 TEST(TcpSim, PerConnectionBufferSizesShapeTheWindow) {
@@ -302,6 +303,62 @@ TEST(TcpSim, ExhaustedSendPoolMakesWritersWaitNotFail) {
   EXPECT_GT(s.a->tcp.stats().send_memory_waits, 0u);
   EXPECT_LE(s.a->tcp.send_chunks().stats().high_watermark, 4u);
   EXPECT_EQ(s.a->tcp.send_chunks().stats().in_use, 0u);
+}
+
+// Loss recovery on a lossy path, per configuration: with SACK (RFC 2018/6675) every loss in a
+// burst is repaired within one recovery, so retransmission timeouts become rare; the stream is
+// byte-exact either way. Prints virtual transfer time for the record (not asserted).
+struct RecoveryRun {
+  std::uint64_t rto = 0;
+  std::uint64_t recoveries = 0;
+  std::uint64_t retransmits = 0;
+  double seconds = 0;
+};
+
+RecoveryRun lossy_run(bool sack, stack::tcp::CcAlgorithm cc) {
+  nic::ImpairmentConfig imp;
+  imp.loss = 0.03;
+  imp.delay = 10ms;
+  imp.bandwidth_bps = 100'000'000;
+  imp.seed = 11;
+  nic::ImpairmentConfig back = imp;
+  back.loss = 0;
+  back.seed = 12;
+  stack::tcp::TcpConfig cfg;
+  cfg.sack = sack;
+  cfg.congestion_control = cc;
+  cfg.recv_buffer = 1 << 20;
+  cfg.send_buffer = 1 << 20;
+  SimPair s(imp, back, cfg);
+  const auto start = s.v.reactor.now();
+  auto got = transfer(s, 8 << 20);
+  EXPECT_TRUE(got.has_value()) << got.error().message();
+  if (got) {
+    EXPECT_EQ(*got, 8u << 20);
+  }
+  RecoveryRun r;
+  r.rto = s.a->tcp.stats().rto_expiries;
+  r.recoveries = s.a->tcp.stats().recoveries;
+  r.retransmits = s.a->tcp.stats().tx_retransmits;
+  r.seconds = std::chrono::duration<double>(s.v.reactor.now() - start).count();
+  std::printf("sack=%d cc=%s: %.2f s virtual, %llu recoveries, %llu RTOs, %llu retransmits\n",
+              sack, stack::tcp::cc_name(cc), r.seconds,
+              static_cast<unsigned long long>(r.recoveries),
+              static_cast<unsigned long long>(r.rto),
+              static_cast<unsigned long long>(r.retransmits));
+  if (sack) {
+    EXPECT_GT(s.b->tcp.stats().sack_blocks_sent, 0u);
+  }
+  return r;
+}
+
+TEST(TcpSim, SackRecoversBurstLossesWithoutTimeouts) {
+  RecoveryRun with = lossy_run(true, stack::tcp::CcAlgorithm::kCubic);
+  RecoveryRun without = lossy_run(false, stack::tcp::CcAlgorithm::kCubic);
+  RecoveryRun reno = lossy_run(true, stack::tcp::CcAlgorithm::kNewReno);
+  EXPECT_GT(with.recoveries, 0u);
+  EXPECT_LT(with.rto, without.rto);
+  EXPECT_GT(reno.recoveries, 0u);
 }
 
 }  // namespace
