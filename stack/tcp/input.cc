@@ -40,9 +40,37 @@ void TcpLayer::input(nic::Packet* p, const IpRxInfo& info) {
   std::span<const std::byte> payload = seg.subspan(h->header_len());
   auto plen = static_cast<std::uint32_t>(payload.size());
   Tcb* t = lookup({info.src.raw(), h->src_port, h->dst_port});
+  if (t != nullptr && t->state == State::kTimeWait && h->has(flag::kSyn) &&
+      !h->has(flag::kAck) && !h->has(flag::kRst) && time_wait_reusable(*t, *h)) {
+    // RFC 6191 §2 (RFC 9293 §3.10.7.4 note, RFC 1122 §4.2.2.13): a new SYN that is provably
+    // newer than the old incarnation ends TIME-WAIT early and opens a new connection.
+    ++stats_.time_wait_reused;
+    set_closed(*t, std::nullopt);  // out of the table; freed at the next flush
+    t = nullptr;
+  }
   if (t == nullptr) {
     auto it = listeners_.find(h->dst_port);
     if (it != listeners_.end()) {
+      if (h->has(flag::kAck) && !h->has(flag::kSyn) && !h->has(flag::kRst) &&
+          config_.syn_cookies) {
+        // Perhaps the third segment of a handshake answered with a SYN cookie (RFC 4987 §3.6).
+        bool consumed = false;
+        Tcb* c = cookie_ack_input(*it->second, *h, info, &consumed);
+        if (c == nullptr && consumed) {
+          nic::PacketPool::free(p);
+          return;
+        }
+        if (c != nullptr) {
+          c->last_rx = engine_.reactor().now();
+          rx_packet_ = p->next() == nullptr ? p : nullptr;
+          const bool could_hold = rx_packet_ != nullptr;
+          segment_input(*c, *h, payload);
+          const bool held = could_hold && rx_packet_ == nullptr;
+          rx_packet_ = nullptr;
+          if (!held) nic::PacketPool::free(p);
+          return;
+        }
+      }
       listen_input(*it->second, *h, info, plen);
     } else {
       reset_answer(*h, info, seg_length(*h, plen));
@@ -60,6 +88,24 @@ void TcpLayer::input(nic::Packet* p, const IpRxInfo& info) {
     if (held) return;  // the receive buffer owns it now
   }
   nic::PacketPool::free(p);  // data was copied into the receive window (or to the reader)
+}
+
+void TcpLayer::challenge_ack(Tcb& t) {
+  // RFC 5961 §7: challenge ACKs are rate-limited per core, so they cannot be turned into an
+  // amplifier (or a side channel) by a flood of forged segments.
+  const coro::TimePoint now = engine_.reactor().now();
+  if (now - challenge_window_start_ >= std::chrono::seconds(1)) {
+    challenge_window_start_ = now;
+    challenge_acks_in_window_ = 0;
+  }
+  if (challenge_acks_in_window_ >= config_.challenge_ack_limit) {
+    ++stats_.challenge_acks_suppressed;
+    return;
+  }
+  ++challenge_acks_in_window_;
+  ++stats_.challenge_acks;
+  t.ack_now = true;
+  mark_output(&t);
 }
 
 void TcpLayer::reset_answer(const TcpHeader& h, const IpRxInfo& info, std::uint32_t seg_len) {
@@ -114,8 +160,18 @@ void TcpLayer::listen_input(ListenerState& l, const TcpHeader& h, const IpRxInfo
     return;
   }
   if (!h.has(flag::kSyn)) return;  // fourth: drop anything else
-  if (l.embryonic + l.queued >= l.backlog || info.dst != engine_.address()) {
-    ++stats_.syn_dropped_backlog;  // SYN cookies arrive with the robustness issue
+  if (info.dst != engine_.address()) {
+    ++stats_.syn_dropped_backlog;
+    return;
+  }
+  if (l.embryonic + l.queued >= l.backlog) {
+    // RFC 4987 §3.6: with the queue full, answer statelessly; the state comes back encoded in
+    // the ISN (and timestamp) when the peer's ACK arrives.
+    if (config_.syn_cookies && l.queued < l.backlog) {
+      send_syn_cookie(l, h, info);
+    } else {
+      ++stats_.syn_dropped_backlog;
+    }
     return;
   }
   Tcb* t = new_tcb({info.dst, h.dst_port}, {info.src, h.src_port}, l.buffers);
@@ -240,9 +296,7 @@ void TcpLayer::segment_input(Tcb& t, const TcpHeader& h0, std::span<const std::b
   // challenge ACK, so a blind attacker must guess the exact number.
   if (h.has(flag::kRst)) {
     if (h.seq != nxt) {
-      ++stats_.challenge_acks;
-      t.ack_now = true;
-      mark_output(&t);
+      challenge_ack(t);
       return;
     }
     if (t.state == State::kSynReceived && t.listener != nullptr) {
@@ -254,9 +308,7 @@ void TcpLayer::segment_input(Tcb& t, const TcpHeader& h0, std::span<const std::b
   }
   // Fourth: a SYN in a synchronized state earns a challenge ACK (RFC 5961 §4.2).
   if (h.has(flag::kSyn)) {
-    ++stats_.challenge_acks;
-    t.ack_now = true;
-    mark_output(&t);
+    challenge_ack(t);
     return;
   }
   // Fifth: ACK.
@@ -278,7 +330,8 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
     t.snd_wl1 = h.seq;
     t.snd_wl2 = h.ack;
     t.max_snd_wnd = std::max(t.max_snd_wnd, t.snd_wnd);
-    if (t.backoff == 0) update_rtt(t, engine_.reactor().now() - t.rtt_start);
+    if (t.backoff == 0 && t.rtt_seq) update_rtt(t, engine_.reactor().now() - t.rtt_start);
+    t.rtt_seq.reset();
     t.backoff = 0;
     engine_.reactor().cancel_timer(t.rexmit_timer);
     established(t);
@@ -286,9 +339,7 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
   }
   // RFC 5961 §5.2: an ACK below SND.UNA - MAX.SND.WND is dropped (with an ACK).
   if (h.ack < t.snd_una - t.max_snd_wnd) {
-    ++stats_.challenge_acks;
-    t.ack_now = true;
-    mark_output(&t);
+    challenge_ack(t);
     return false;
   }
   // An ACK for something not yet sent: ACK and drop (RFC 9293 §3.10.7.4).
@@ -321,6 +372,7 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
       t.writers.wake_all();
     }
     t.snd_una = h.ack;
+    t.una_progress = engine_.reactor().now();
     t.scoreboard.advance(t.snd_una);
     if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
     if (t.in_recovery && t.high_rxt < t.snd_una) t.high_rxt = t.snd_una;

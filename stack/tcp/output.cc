@@ -158,21 +158,32 @@ void TcpLayer::send_syn(Tcb& t) {
 void TcpLayer::send_ack(Tcb& t) { send_segment(t, t.snd_nxt, 0, flag::kAck); }
 
 void TcpLayer::send_rst(Endpoint local, Endpoint remote, SeqNum seq, SeqNum ack, bool with_ack) {
-  nic::Packet* p = engine_.alloc_tx();
-  if (p == nullptr) {
-    ++stats_.tx_no_buffer;
-    return;
-  }
   TcpHeader h;
   h.src_port = local.port;
   h.dst_port = remote.port;
   h.seq = seq;
   h.ack = ack;
   h.flags = flag::kRst | (with_ack ? flag::kAck : 0);
-  std::byte* hdr = p->append(kMinHeader);
-  write_header(h, std::span<std::byte>(hdr, kMinHeader));
-  finish_checksum(engine_, p, local, remote);
   ++stats_.tx_rst;
+  send_control(local, remote, h);
+}
+
+void TcpLayer::send_control(Endpoint local, Endpoint remote, const TcpHeader& h) {
+  // A segment outside any connection (RST, SYN cookie): header only, options as given.
+  nic::Packet* p = engine_.alloc_tx();
+  if (p == nullptr) {
+    ++stats_.tx_no_buffer;
+    return;
+  }
+  const std::uint32_t hlen = kMinHeader + options_length(h.options);
+  std::byte* hdr = p->append(hlen);
+  if (hdr == nullptr) {
+    ++stats_.tx_no_buffer;
+    nic::PacketPool::free(p);
+    return;
+  }
+  write_header(h, std::span<std::byte>(hdr, hlen));
+  finish_checksum(engine_, p, local, remote);
   ++stats_.tx_segments;
   (void)engine_.ip_send(p, remote.addr, kProtoTcp);
 }
@@ -255,6 +266,7 @@ void TcpLayer::output(Tcb& t) {
           t.rtt_seq = t.snd_nxt;
           t.rtt_start = engine_.reactor().now();
         }
+        if (flight == 0) t.una_progress = engine_.reactor().now();  // the user-timeout clock
         send_segment(t, t.snd_nxt, n, flags);
         if (t.in_recovery) t.prr_out += n;  // RFC 6937 §3 prr_out counts everything sent
         t.snd_nxt += n;
@@ -309,6 +321,13 @@ void TcpLayer::on_rexmit_timeout(Tcb& t) {
     return;
   }
   if (t.snd_una == t.snd_max) return;  // everything was acknowledged meanwhile
+  // RFC 9293 §3.8.4 USER TIMEOUT (RFC 5482): data unacknowledged this long ends the connection.
+  if (t.user_timeout.count() > 0 && engine_.reactor().now() - t.una_progress >= t.user_timeout) {
+    ++stats_.user_timeouts;
+    send_rst(t.local, t.remote, t.snd_nxt, SeqNum(), false);
+    set_closed(t, Errc::kTimedOut);
+    return;
+  }
   // A zero window is probed without limit while the peer keeps answering (RFC 1122 §4.2.2.17).
   if (t.backoff > config_.max_retries && t.snd_wnd != 0) {
     log::debug("tcp {} -> {}: {} retransmissions unanswered, giving up", t.local.to_string(),

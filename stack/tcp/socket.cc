@@ -130,6 +130,13 @@ Result<void> Connection::set_no_delay(bool on) {
   return {};
 }
 
+Result<void> Connection::set_user_timeout(coro::Duration timeout) {
+  if (t_ == nullptr) return Error(Errc::kNotConnected, "empty connection handle");
+  if (timeout.count() < 0) return Error(Errc::kInvalidArgument, "negative user timeout");
+  t_->user_timeout = timeout;
+  return {};
+}
+
 Result<void> Connection::set_keepalive(coro::Duration idle, coro::Duration interval,
                                        unsigned count) {
   if (t_ == nullptr) return Error(Errc::kNotConnected, "empty connection handle");

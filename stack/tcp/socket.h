@@ -54,6 +54,9 @@ class Connection {
   // Keepalive (RFC 1122 §4.2.3.6): after `idle` without traffic, `count` probes `interval`
   // apart; no answer ends the connection with Errc::kTimedOut. idle = 0 turns it off.
   Result<void> set_keepalive(coro::Duration idle, coro::Duration interval, unsigned count);
+  // RFC 9293 §3.8.4 / RFC 5482 user timeout: when sent data stays unacknowledged this long the
+  // connection ends with "timed out". Zero turns it off (max_retries still applies).
+  Result<void> set_user_timeout(coro::Duration timeout);
 
  private:
   Result<void> check_usable() const;

@@ -50,6 +50,11 @@ struct TcpConfig {
   CcAlgorithm congestion_control = CcAlgorithm::kCubic;
   bool timestamps = true;  // RFC 7323 §3: offered on our SYNs
   bool sack = true;        // RFC 2018: SACK-permitted offered on our SYNs
+  bool syn_cookies = true;  // RFC 4987 §3.6: answer SYNs statelessly when the queue is full
+  std::uint32_t challenge_ack_limit = 1000;  // per second per core (RFC 5961 §7)
+  // RFC 9293 §3.8.4 / RFC 5482: data unacknowledged this long closes the connection (timed
+  // out); zero leaves it to max_retries.
+  coro::Duration user_timeout{};
   // Send memory: one per-core pool of chunks shared by all connections (it caps the core's
   // unacknowledged data), and the view descriptors segments use to show them without copying.
   std::uint32_t send_chunk_size = 8192;
@@ -127,6 +132,8 @@ struct Tcb {
   std::uint32_t prr_out = 0;
   std::uint32_t recover_fs = 0;
   coro::TimePoint last_send{};  // slow start after idle (RFC 5681 §4.1)
+  coro::TimePoint una_progress{};  // last time SND.UNA moved (or sending began): user timeout
+  coro::Duration user_timeout{};
 
   // RFC 7323 timestamps: negotiated on the SYNs; TS.Recent and Last.ACK.sent (§4.3).
   bool ts_ok = false;

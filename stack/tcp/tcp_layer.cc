@@ -90,6 +90,7 @@ TcpLayer::TcpLayer(Engine& engine, TcpConfig config) : engine_(engine), config_(
   });
   if (sodium_init() < 0) throw std::runtime_error("libsodium initialisation failed");
   randombytes_buf(isn_key_, sizeof(isn_key_));
+  randombytes_buf(cookie_key_, sizeof(cookie_key_));
   engine_.attach_tcp(this);
 }
 
@@ -131,6 +132,7 @@ Tcb* TcpLayer::new_tcb(Endpoint local, Endpoint remote, BufferSizes sizes) {
   t->local = local;
   t->remote = remote;
   t->cc.algo = config_.congestion_control;
+  t->user_timeout = config_.user_timeout;
   ++stats_.live_tcbs;
   return t;
 }

@@ -55,6 +55,11 @@ struct TcpStats {
   std::uint64_t paws_rejected = 0;     // RFC 7323 §5: old timestamps dropped
   std::uint64_t ts_missing = 0;        // RFC 7323 §3.2: segments without the negotiated option
   std::uint64_t sack_blocks_sent = 0;
+  std::uint64_t challenge_acks_suppressed = 0;  // over the RFC 5961 §7 rate limit
+  std::uint64_t syn_cookies_sent = 0;
+  std::uint64_t syn_cookies_accepted = 0;
+  std::uint64_t time_wait_reused = 0;        // RFC 6191: TIME-WAIT ended by a newer SYN
+  std::uint64_t user_timeouts = 0;           // RFC 5482 / RFC 9293 §3.8.4
   std::uint64_t rto_expiries = 0;
   std::uint64_t challenge_acks = 0;
   std::uint64_t syn_dropped_backlog = 0;
@@ -129,6 +134,7 @@ class TcpLayer {
   void send_syn(Tcb& t);
   void send_ack(Tcb& t);
   void send_rst(Endpoint local, Endpoint remote, SeqNum seq, SeqNum ack, bool with_ack);
+  void send_control(Endpoint local, Endpoint remote, const TcpHeader& h);
   void on_rexmit_timeout(Tcb& t);
   void on_persist_timeout(Tcb& t);
   void on_keepalive_timeout(Tcb& t);
@@ -170,6 +176,16 @@ class TcpLayer {
   void process_fin(Tcb& t);
   void ack_in_order_data(Tcb& t, bool immediately);
   bool try_hold(Tcb& t, SeqNum seq, std::span<const std::byte> payload);
+  void challenge_ack(Tcb& t);
+  // SYN cookies (syn_cookie.cc).
+  std::uint32_t cookie_hash(Endpoint local, Endpoint remote, SeqNum client_isn,
+                            std::uint32_t counter) const;
+  void send_syn_cookie(ListenerState& l, const TcpHeader& syn, const IpRxInfo& info);
+  // The connection an ACK with a valid cookie opens (SYN-RECEIVED, in the table), or null.
+  // *consumed: the cookie was valid (even if no connection could be made): send no RST.
+  Tcb* cookie_ack_input(ListenerState& l, const TcpHeader& h, const IpRxInfo& info,
+                        bool* consumed);
+  bool time_wait_reusable(const Tcb& t, const TcpHeader& syn) const;
   void take_rtt_sample(Tcb& t, const TcpHeader& h);
   void enter_recovery(Tcb& t);
   void prr_update(Tcb& t, std::uint32_t delivered);
@@ -197,6 +213,9 @@ class TcpLayer {
   Tcb* tw_tail_ = nullptr;
   std::uint16_t next_ephemeral_ = 32768;
   unsigned char isn_key_[16];
+  unsigned char cookie_key_[16];
+  coro::TimePoint challenge_window_start_{};
+  std::uint32_t challenge_acks_in_window_ = 0;
   std::vector<std::byte> scratch_ = std::vector<std::byte>(65536);  // chained segments
   std::unique_ptr<nic::PacketPool> chunks_;
   coro::WaitQueue send_memory_waiters_;

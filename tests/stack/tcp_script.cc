@@ -96,7 +96,7 @@ void TcpScript::send_raw_tcp(std::span<const std::byte> tcp_bytes) {
 
 void TcpScript::send(const Seg& s, std::uint16_t port) {
   stack::tcp::TcpHeader h;
-  h.src_port = kPeerPort;
+  h.src_port = s.src_port != 0 ? s.src_port : kPeerPort;
   h.dst_port = port;
   h.seq = stack::tcp::SeqNum(s.seq);
   h.ack = stack::tcp::SeqNum(s.ack);

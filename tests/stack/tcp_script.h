@@ -50,6 +50,7 @@ struct Seg {
   std::vector<std::byte> payload = {};
   stack::tcp::TcpOptions options = {};
   bool corrupt_checksum = false;
+  std::uint16_t src_port = 0;  // 0: TcpScript::kPeerPort
 };
 
 class TcpScript {

@@ -1,0 +1,263 @@
+// Scripted tests for the TCP robustness features: RFC 7323 timestamps and PAWS, RFC 2018 SACK
+// generation, RFC 6675 SACK-driven retransmission, RFC 4987 SYN cookies, RFC 6191 TIME-WAIT
+// reuse, RFC 5961 §7 challenge-ACK rate limit, RFC 9293 §3.8.4 user timeout.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "tests/stack/tcp_script.h"
+
+namespace coronet::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using stack::tcp::SackBlock;
+using stack::tcp::SeqNum;
+using stack::tcp::State;
+using stack::tcp::TcpOptions;
+namespace flag = stack::tcp::flag;
+
+constexpr std::uint16_t kPort = 80;
+
+TcpOptions ts_sack_options(std::uint32_t ts_val) {
+  TcpOptions o;
+  o.mss = 1460;
+  o.sack_permitted = true;
+  o.ts_val = ts_val;
+  o.ts_ecr = 0;
+  return o;
+}
+
+TcpOptions ts(std::uint32_t val, std::uint32_t ecr) {
+  TcpOptions o;
+  o.ts_val = val;
+  o.ts_ecr = ecr;
+  return o;
+}
+
+// Establishes with timestamps and SACK offered by the peer (TSval 100 on its SYN and ACK).
+struct Negotiated {
+  explicit Negotiated(stack::tcp::TcpConfig cfg = {}) : s(cfg) {
+    s.listener.emplace(*stack::tcp::listen(s.tcp, kPort));
+    s.send(Seg{.flags = flag::kSyn, .seq = 1000, .options = ts_sack_options(100)}, kPort);
+    synack = s.next_sent();
+    if (!synack) return;
+    iss = synack->seq.raw();
+    our_ts = synack->options.ts_val.value_or(0);
+    s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = iss + 1, .options = ts(100, our_ts)},
+           kPort);
+    auto c = s.v.reactor.block_on(s.listener->accept());
+    if (c) conn = std::move(*c);
+  }
+  TcpScript s;
+  std::optional<stack::tcp::TcpHeader> synack;
+  std::uint32_t iss = 0;
+  std::uint32_t our_ts = 0;
+  stack::tcp::Connection conn;
+};
+
+// RFC 7323 §3.2 / RFC 2018 §2: both options are answered on the SYN-ACK, which echoes the
+// peer's TSval; afterwards every segment carries a timestamp that echoes TS.Recent.
+TEST(TcpRobustness, TimestampsAndSackAreNegotiatedAndEchoed) {
+  Negotiated n;
+  ASSERT_TRUE(n.synack.has_value());
+  EXPECT_TRUE(n.synack->options.sack_permitted);
+  ASSERT_TRUE(n.synack->options.ts_val.has_value());
+  EXPECT_EQ(n.synack->options.ts_ecr, 100u);
+  n.s.send(Seg{.flags = flag::kAck | flag::kPsh, .seq = 1001, .ack = n.iss + 1,
+               .payload = bytes_of("hello"), .options = ts(150, n.our_ts)},
+           kPort);
+  n.s.advance(200ms);  // the delayed ACK
+  auto ack = n.s.next_sent();
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->ack.raw(), 1006u);
+  EXPECT_EQ(ack->options.ts_ecr, 150u);  // RFC 7323 §4.3: TS.Recent moved to 150
+  EXPECT_GE(*ack->options.ts_val, n.our_ts);  // our clock never runs backwards
+}
+
+// RFC 7323 §5.3: a segment whose timestamp is older than TS.Recent is an old duplicate:
+// acknowledged and dropped, its data never delivered.
+TEST(TcpRobustness, PawsDropsSegmentsWithOldTimestamps) {
+  Negotiated n;
+  n.s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = n.iss + 1, .payload = bytes_of("old"),
+               .options = ts(50, n.our_ts)},
+           kPort);
+  EXPECT_EQ(n.s.tcp.stats().paws_rejected, 1u);
+  auto ack = n.s.next_sent();
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->ack.raw(), 1001u);  // nothing taken
+  EXPECT_EQ(n.s.tcp.stats().rx_direct_bytes + n.s.tcp.stats().rx_ring_bytes, 0u);
+}
+
+// RFC 7323 §3.2: once timestamps are agreed, a non-RST segment without one is dropped.
+TEST(TcpRobustness, SegmentWithoutTimestampIsDroppedOnceNegotiated) {
+  Negotiated n;
+  n.s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = n.iss + 1, .payload = bytes_of("x")},
+           kPort);
+  EXPECT_EQ(n.s.tcp.stats().ts_missing, 1u);
+  EXPECT_EQ(n.s.pending_sent(), 0u);
+}
+
+// RFC 2018 §4: out-of-order data is reported in SACK blocks on the duplicate ACK, the block of
+// the most recent arrival first.
+TEST(TcpRobustness, SackBlocksReportIslandsNewestFirst) {
+  Negotiated n;
+  auto data = std::vector<std::byte>(100, std::byte{7});
+  n.s.send(Seg{.flags = flag::kAck, .seq = 1101, .ack = n.iss + 1, .payload = data,
+               .options = ts(101, n.our_ts)},
+           kPort);
+  auto a1 = n.s.next_sent();
+  ASSERT_TRUE(a1.has_value());
+  EXPECT_EQ(a1->ack.raw(), 1001u);
+  ASSERT_EQ(a1->options.sack_count, 1u);
+  EXPECT_EQ(a1->options.sack[0].left.raw(), 1101u);
+  EXPECT_EQ(a1->options.sack[0].right.raw(), 1201u);
+  n.s.send(Seg{.flags = flag::kAck, .seq = 1301, .ack = n.iss + 1, .payload = data,
+               .options = ts(102, n.our_ts)},
+           kPort);
+  auto a2 = n.s.next_sent();
+  ASSERT_TRUE(a2.has_value());
+  ASSERT_EQ(a2->options.sack_count, 2u);
+  EXPECT_EQ(a2->options.sack[0].left.raw(), 1301u);  // newest first
+  EXPECT_EQ(a2->options.sack[1].left.raw(), 1101u);
+}
+
+// RFC 6675 §5: SACK blocks showing more than 2*SMSS above SND.UNA mark the first segment lost;
+// exactly that segment is resent at once (no RTO, no go-back-N), and the SACKed ones are not.
+TEST(TcpRobustness, SackShowsTheHoleAndOnlyTheHoleIsResent) {
+  Negotiated n;
+  ASSERT_TRUE(n.conn.set_no_delay(true).has_value());
+  std::vector<std::byte> data(5 * 1000, std::byte{1});
+  auto w = n.s.v.reactor.block_on(n.conn.write(data));
+  ASSERT_TRUE(w.has_value());
+  n.s.settle();
+  std::vector<stack::tcp::TcpHeader> segs;
+  while (auto h = n.s.next_sent()) segs.push_back(*h);
+  ASSERT_GE(segs.size(), 4u);
+  const std::uint32_t first = n.iss + 1;
+  ASSERT_EQ(segs[0].seq.raw(), first);
+  ASSERT_EQ(segs[1].seq.raw(), first + 1448);  // 1460 less 12 bytes of timestamp option
+  const std::uint32_t mss = 1448;
+  // The peer got everything but the first segment.
+  TcpOptions o = ts(110, n.our_ts);
+  o.sack_count = 1;
+  o.sack[0] = SackBlock{SeqNum(first + mss), SeqNum(first + 5000)};
+  n.s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = first, .options = o}, kPort);
+  auto rx = n.s.next_sent();
+  ASSERT_TRUE(rx.has_value());
+  EXPECT_EQ(rx->seq.raw(), first);
+  EXPECT_EQ(n.s.tcp.stats().fast_retransmits, 1u);
+  EXPECT_EQ(n.s.pending_sent(), 0u);  // nothing SACKed went again
+  // The cumulative ACK for everything ends recovery.
+  n.s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = first + 5000, .options = ts(111, n.our_ts)},
+           kPort);
+  EXPECT_EQ(n.s.tcp.stats().rto_expiries, 0u);
+}
+
+// RFC 4987 §3.6: with the SYN queue full, a SYN is answered statelessly; the ACK that returns
+// the cookie opens a connection that accept() hands out, with the MSS and (through the
+// timestamp) window scale and SACK the SYN asked for.
+TEST(TcpRobustness, SynCookieOpensAConnectionWhenTheQueueIsFull) {
+  TcpScript s;
+  s.listener.emplace(*stack::tcp::listen(s.tcp, kPort, {.backlog = 2}));
+  // Fill the SYN queue with two half-open connections from other ports.
+  s.send(Seg{.flags = flag::kSyn, .seq = 5000, .src_port = 41000}, kPort);
+  s.send(Seg{.flags = flag::kSyn, .seq = 6000, .src_port = 41001}, kPort);
+  while (s.next_sent()) {
+  }
+  TcpOptions o = ts_sack_options(300);
+  o.window_scale = 7;
+  s.send(Seg{.flags = flag::kSyn, .seq = 1000, .options = o}, kPort);
+  EXPECT_EQ(s.tcp.stats().syn_cookies_sent, 1u);
+  auto synack = s.next_sent();
+  ASSERT_TRUE(synack.has_value());
+  EXPECT_EQ(synack->flags, flag::kSyn | flag::kAck);
+  EXPECT_EQ(synack->ack.raw(), 1001u);
+  EXPECT_TRUE(synack->options.sack_permitted);
+  EXPECT_TRUE(synack->options.window_scale.has_value());
+  const std::uint32_t cookie = synack->seq.raw();
+  // A forged ACK with a wrong cookie is answered like any stray ACK (RST), opens nothing.
+  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = cookie + 2, .options = ts(301, 0),
+             .src_port = 41002},
+         kPort);
+  EXPECT_EQ(s.tcp.stats().syn_cookies_accepted, 0u);
+  while (s.next_sent()) {
+  }
+  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = cookie + 1, .payload = bytes_of("hi"),
+             .options = ts(301, *synack->options.ts_val)},
+         kPort);
+  EXPECT_EQ(s.tcp.stats().syn_cookies_accepted, 1u);
+  auto c = s.v.reactor.block_on(s.listener->accept());
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  std::byte buf[8];
+  auto r = s.v.reactor.block_on(c->read(buf));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(*r, 2u);  // the data on the cookie ACK was kept
+}
+
+// RFC 6191 §2: a SYN whose timestamp is newer than the TIME-WAIT connection's TS.Recent starts a
+// new incarnation at once instead of earning an ACK.
+TEST(TcpRobustness, NewerSynReusesTimeWait) {
+  Negotiated n;
+  // We close first (FIN-WAIT), the peer ACKs and closes: we end in TIME-WAIT.
+  ASSERT_TRUE(n.conn.shutdown().has_value());
+  n.s.settle();
+  auto fin = n.s.next_sent();
+  ASSERT_TRUE(fin.has_value());
+  ASSERT_TRUE(fin->has(flag::kFin));
+  n.s.send(Seg{.flags = flag::kAck | flag::kFin, .seq = 1001, .ack = n.iss + 2,
+               .options = ts(120, n.our_ts)},
+           kPort);
+  while (n.s.next_sent()) {
+  }
+  ASSERT_EQ(n.s.tcp.stats().time_wait, 1u);
+  n.s.send(Seg{.flags = flag::kSyn, .seq = 900, .options = ts_sack_options(90)}, kPort);
+  auto old = n.s.next_sent();  // older timestamp: still TIME-WAIT, answered with an ACK
+  ASSERT_TRUE(old.has_value());
+  EXPECT_FALSE(old->has(flag::kSyn));
+  EXPECT_EQ(n.s.tcp.stats().time_wait_reused, 0u);
+  n.s.send(Seg{.flags = flag::kSyn, .seq = 900, .options = ts_sack_options(500)}, kPort);
+  auto synack = n.s.next_sent();
+  ASSERT_TRUE(synack.has_value());
+  EXPECT_EQ(synack->flags, flag::kSyn | flag::kAck);
+  EXPECT_EQ(synack->ack.raw(), 901u);
+  EXPECT_EQ(n.s.tcp.stats().time_wait_reused, 1u);
+}
+
+// RFC 5961 §7: challenge ACKs are limited per second; the rest are counted, not sent.
+TEST(TcpRobustness, ChallengeAcksAreRateLimited) {
+  stack::tcp::TcpConfig cfg;
+  cfg.challenge_ack_limit = 5;
+  TcpScript s(cfg);
+  auto e = s.establish(kPort);
+  for (int i = 0; i < 20; ++i) {
+    s.send(Seg{.flags = flag::kRst, .seq = 1001 + 10 + static_cast<std::uint32_t>(i)}, kPort);
+  }
+  EXPECT_EQ(s.tcp.stats().challenge_acks, 5u);
+  EXPECT_EQ(s.tcp.stats().challenge_acks_suppressed, 15u);
+  s.advance(1100ms);
+  s.send(Seg{.flags = flag::kRst, .seq = 1050}, kPort);
+  EXPECT_EQ(s.tcp.stats().challenge_acks, 6u);  // a new second, a new budget
+  EXPECT_EQ(e.conn.state(), State::kEstablished);
+}
+
+// RFC 9293 §3.8.4 / RFC 5482: data unacknowledged for the user timeout ends the connection
+// with "timed out", well before max_retries would.
+TEST(TcpRobustness, UserTimeoutEndsAConnectionWhoseDataIsNeverAcked) {
+  TcpScript s;
+  auto e = s.establish(kPort);
+  ASSERT_TRUE(e.conn.set_user_timeout(3s).has_value());
+  EXPECT_FALSE(e.conn.set_user_timeout(-1s).has_value());
+  auto w = s.v.reactor.block_on(e.conn.write(bytes_of("unanswered")));
+  ASSERT_TRUE(w.has_value());
+  for (int i = 0; i < 10 && e.conn.state() != State::kClosed; ++i) s.advance(1s);
+  EXPECT_EQ(e.conn.state(), State::kClosed);
+  EXPECT_EQ(s.tcp.stats().user_timeouts, 1u);
+  std::byte b[4];
+  auto r = s.v.reactor.block_on(e.conn.read(b));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Errc::kTimedOut);
+}
+
+}  // namespace
+}  // namespace coronet::testing
