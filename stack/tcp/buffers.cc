@@ -5,8 +5,22 @@
 
 namespace coronet::stack::tcp {
 
-ByteRing::ByteRing(std::size_t capacity)
-    : cap_(capacity), data_(std::make_unique_for_overwrite<std::byte[]>(capacity)) {}
+ByteRing::~ByteRing() {
+  if (data_ != nullptr && budget_ != nullptr) budget_->used -= cap_;
+}
+
+bool ByteRing::ensure() {
+  if (data_ != nullptr) return true;
+  if (budget_ != nullptr) {
+    if (budget_->used + cap_ > budget_->limit) {
+      ++budget_->refusals;
+      return false;
+    }
+    budget_->used += cap_;
+  }
+  data_ = std::make_unique_for_overwrite<std::byte[]>(cap_);
+  return true;
+}
 
 void ByteRing::write_at(std::size_t pos, std::span<const std::byte> in) {
   std::size_t at = pos % cap_;
@@ -120,6 +134,7 @@ RecvBuffer::Insert RecvBuffer::insert(SeqNum seq, std::span<const std::byte> dat
   if (e <= b) return end <= lo ? Insert::kDuplicate : Insert::kNoRoom;
   auto ub = static_cast<std::size_t>(b);
   auto ue = static_cast<std::size_t>(e);
+  if (!ring_.ensure()) return Insert::kNoMemory;
   if (ub == ready_) {
     ring_.write_at(head_ + ub, data.subspan(static_cast<std::size_t>(b - begin), ue - ub));
     ready_ = ue;

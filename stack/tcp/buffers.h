@@ -20,18 +20,36 @@
 
 namespace coronet::stack::tcp {
 
-// A fixed-capacity circular byte store with copy-in/copy-out at offsets.
+// Bytes of receive rings allocated on one core, against a cap (the per-core receive memory
+// bound). Rings are allocated on first use, so a connection whose data always goes straight to
+// a waiting reader, or stays in held packets, costs nothing here.
+struct MemoryBudget {
+  std::size_t limit = ~std::size_t{0};
+  std::size_t used = 0;
+  std::uint64_t refusals = 0;  // allocations refused at the cap
+};
+
+// A fixed-capacity circular byte store with copy-in/copy-out at offsets. The bytes are
+// allocated on the first write (charged to a budget when one is given).
 class ByteRing {
  public:
-  explicit ByteRing(std::size_t capacity);
+  explicit ByteRing(std::size_t capacity, MemoryBudget* budget = nullptr)
+      : cap_(capacity), budget_(budget) {}
+  ~ByteRing();
+  ByteRing(const ByteRing&) = delete;
+  ByteRing& operator=(const ByteRing&) = delete;
   std::size_t capacity() const { return cap_; }
-  // Copies `in` to logical position `pos` (modulo capacity), wrapping.
+  bool allocated() const { return data_ != nullptr; }
+  // Allocates the bytes if not yet done; false when the budget refuses.
+  bool ensure();
+  // Copies `in` to logical position `pos` (modulo capacity), wrapping. Precondition: ensure().
   void write_at(std::size_t pos, std::span<const std::byte> in);
-  // Copies out.size() bytes from logical position `pos`, wrapping.
+  // Copies out.size() bytes from logical position `pos`, wrapping. Precondition: allocated.
   void read_at(std::size_t pos, std::span<std::byte> out) const;
 
  private:
   std::size_t cap_;
+  MemoryBudget* budget_;
   std::unique_ptr<std::byte[]> data_;
 };
 
@@ -84,7 +102,8 @@ class RecvBuffer {
 
   static constexpr std::size_t kMaxHeld = 64;  // packets held at once
 
-  explicit RecvBuffer(std::size_t capacity) : ring_(capacity) {}
+  explicit RecvBuffer(std::size_t capacity, MemoryBudget* budget = nullptr)
+      : ring_(capacity, budget) {}
   ~RecvBuffer() { drop_held(); }
   RecvBuffer(const RecvBuffer&) = delete;
   RecvBuffer& operator=(const RecvBuffer&) = delete;
@@ -110,7 +129,9 @@ class RecvBuffer {
             base_ + static_cast<std::uint32_t>(ranges_[i].end)};
   }
 
-  enum class Insert { kInOrder, kOutOfOrder, kDuplicate, kNoRoom };
+  // kNoMemory: the core's receive memory is exhausted and this connection has no ring yet: the
+  // data is dropped (the sender will resend it).
+  enum class Insert { kInOrder, kOutOfOrder, kDuplicate, kNoRoom, kNoMemory };
   // Stores segment data that starts at `seq` (already trimmed to the window by the caller; any
   // part outside [next(), next() + window()) is ignored). In-order data advances next() and
   // absorbs any out-of-order islands it reaches.

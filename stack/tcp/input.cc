@@ -511,6 +511,10 @@ void TcpLayer::process_data(Tcb& t, const TcpHeader& h, std::span<const std::byt
         ++stats_.rx_out_of_order;
         t.ack_now = true;  // RFC 5681 §4.2: a duplicate ACK at once for out-of-order data
         break;
+      case RecvBuffer::Insert::kNoMemory:
+        ++stats_.rx_memory_drops;  // the per-core receive memory cap: dropped, resent later
+        t.ack_now = true;
+        break;
       case RecvBuffer::Insert::kDuplicate:
       case RecvBuffer::Insert::kNoRoom:
         ++stats_.rx_duplicate;

@@ -65,6 +65,9 @@ struct TcpConfig {
   // (one copy, packet -> user) while the device pool has more than this share (1/n) free.
   std::uint32_t rx_hold_min = 512;
   std::uint32_t rx_hold_pool_share = 2;
+  // Per-core cap on receive rings (allocated when a connection first needs to buffer data; out
+  // of order data lives there too). At the cap, data for connections without a ring is dropped.
+  std::size_t recv_memory_limit = std::size_t{512} << 20;
 };
 
 // Per-connection buffer sizes (0: the layer's TcpConfig default).

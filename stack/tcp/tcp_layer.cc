@@ -57,7 +57,7 @@ void timewait_fired(coro::TimerNode* n) {
 Tcb::Tcb(TcpLayer& l, const TcpConfig& cfg, BufferSizes sizes)
     : layer(l),
       sndbuf(sizes.send != 0 ? sizes.send : cfg.send_buffer, l.send_chunks()),
-      rcvbuf(sizes.recv != 0 ? sizes.recv : cfg.recv_buffer),
+      rcvbuf(sizes.recv != 0 ? sizes.recv : cfg.recv_buffer, &l.recv_memory()),
       rto(cfg.initial_rto),
       rexmit_timer(this, &rexmit_fired),
       delack_timer(this, &delack_fired),
@@ -81,6 +81,7 @@ TcpLayer::TcpLayer(Engine& engine, TcpConfig config) : engine_(engine), config_(
     throw std::invalid_argument("TcpConfig: send_chunk_size must be >= 1024 and send_chunks, "
                                 "send_views > 0");
   }
+  recv_memory_.limit = config_.recv_memory_limit;
   chunks_ = std::make_unique<nic::PacketPool>(nic::PacketPoolConfig{
       .name = "tcp-send",
       .count = config_.send_chunks,

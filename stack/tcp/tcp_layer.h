@@ -43,6 +43,7 @@ struct TcpStats {
   std::uint64_t rx_direct_bytes = 0;    // copied straight into a waiting reader's buffer
   std::uint64_t rx_held_bytes = 0;      // kept in their packets until read (no ring copy)
   std::uint64_t rx_ring_bytes = 0;      // copied into the receive ring (read out: a 2nd copy)
+  std::uint64_t rx_memory_drops = 0;    // segments dropped at the per-core receive memory cap
   std::uint64_t tx_zero_copy_bytes = 0;  // sent as views of the send buffer
   std::uint64_t tx_view_exhausted = 0;   // no view descriptor: payload copied instead
   std::uint64_t send_memory_waits = 0;   // writes that waited for the per-core send pool
@@ -125,6 +126,8 @@ class TcpLayer {
   nic::PacketPool& send_chunks() { return *chunks_; }
   // Writers wait here when the send pool is empty; woken at a flush once chunks are back.
   coro::WaitQueue& send_memory_waiters() { return send_memory_waiters_; }
+  // Receive rings allocated on this core, against TcpConfig::recv_memory_limit.
+  MemoryBudget& recv_memory() { return recv_memory_; }
   const TcpConfig& config() const { return config_; }
   const TcpStats& stats() const { return stats_; }
   std::size_t connection_count() const { return table_.size(); }
@@ -219,6 +222,7 @@ class TcpLayer {
   std::vector<std::byte> scratch_ = std::vector<std::byte>(65536);  // chained segments
   std::unique_ptr<nic::PacketPool> chunks_;
   coro::WaitQueue send_memory_waiters_;
+  MemoryBudget recv_memory_;
   // The segment being processed while input() still owns it: process_data may take it (held
   // in the receive buffer), leaving null.
   nic::Packet* rx_packet_ = nullptr;

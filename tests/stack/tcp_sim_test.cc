@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "coro/timeout.h"
 #include "coro/when_all.h"
@@ -359,6 +360,48 @@ TEST(TcpSim, SackRecoversBurstLossesWithoutTimeouts) {
   EXPECT_GT(with.recoveries, 0u);
   EXPECT_LT(with.rto, without.rto);
   EXPECT_GT(reno.recoveries, 0u);
+}
+
+// The per-core receive memory cap: with room for one receive ring, two connections that both
+// need one still deliver byte-exact streams; the second one's data is dropped (and resent) until
+// the first connection ends and its ring is returned. Idle or direct-to-reader connections never
+// take a ring at all.
+TEST(TcpSim, ReceiveMemoryCapDropsAndRecoversNothingLost) {
+  stack::tcp::TcpConfig cfg;
+  cfg.recv_memory_limit = cfg.recv_buffer;  // one ring
+  SimPair s({}, {}, cfg);
+  auto listener = stack::tcp::listen(s.b->tcp, kPort);
+  ASSERT_TRUE(listener.has_value());
+  constexpr std::uint64_t kBytes = 400'000;
+  std::vector<std::uint64_t> got;
+  auto serve = [&](stack::tcp::Connection c, coro::Duration wait) -> coro::Task<void> {
+    co_await coro::sleep_for(wait);  // let data pile up unread (it must be buffered)
+    auto n = co_await receive_pattern(c, 5);
+    got.push_back(n ? *n : 0);
+    (void)co_await c.close();
+  };
+  auto server = [&]() -> coro::Task<void> {
+    auto c1 = co_await listener->accept();
+    auto c2 = co_await listener->accept();
+    if (!c1 || !c2) co_return;
+    co_await coro::when_all(serve(std::move(*c1), 100ms), serve(std::move(*c2), 200ms));
+  };
+  auto client = [&]() -> coro::Task<Result<void>> {
+    auto c = co_await stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort});
+    if (!c) co_return c.error();
+    if (auto r = co_await send_pattern(*c, 5, kBytes, 300); !r) co_return r;
+    co_return co_await c->close();
+  };
+  auto [srv, r1, r2] = s.v.reactor.block_on(coro::when_all(server(), client(), client()));
+  (void)srv;
+  EXPECT_TRUE(r1.has_value());
+  EXPECT_TRUE(r2.has_value());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], kBytes);
+  EXPECT_EQ(got[1], kBytes);
+  EXPECT_GT(s.b->tcp.stats().rx_memory_drops, 0u);
+  EXPECT_GT(s.b->tcp.recv_memory().refusals, 0u);
+  EXPECT_LE(s.b->tcp.recv_memory().used, cfg.recv_memory_limit);
 }
 
 }  // namespace
