@@ -270,6 +270,16 @@ void TcpLayer::segment_input(Tcb& t, const TcpHeader& h0, std::span<const std::b
       return;
     }
   }
+  if (t.state == State::kTimeWait && h.has(flag::kFin) && !h.has(flag::kRst) &&
+      h.seq + len == nxt) {
+    // RFC 9293 §3.10.7.4 (TIME-WAIT, fifth and eighth): the peer's FIN again (our last ACK was
+    // lost): acknowledge it and restart the 2*MSL timeout. It sits just below the window, so
+    // the acceptability test would only ACK it.
+    t.ack_now = true;
+    mark_output(&t);
+    enter_time_wait(t);
+    return;
+  }
   // First: sequence number acceptability (RFC 9293 §3.10.7.4, the four cases).
   bool acceptable;
   if (len == 0) {
@@ -301,12 +311,19 @@ void TcpLayer::segment_input(Tcb& t, const TcpHeader& h0, std::span<const std::b
     }
     if (t.state == State::kSynReceived && t.listener != nullptr) {
       set_closed(t, std::nullopt);  // back to LISTEN: the child simply goes away
+    } else if (t.state == State::kSynReceived) {
+      set_closed(t, Errc::kConnectionRefused);  // an active open (simultaneous): refused
     } else {
       set_closed(t, Errc::kConnectionReset);
     }
     return;
   }
-  // Fourth: a SYN in a synchronized state earns a challenge ACK (RFC 5961 §4.2).
+  // Fourth: SYN. In SYN-RECEIVED of a passive open the half-open connection is dropped (back to
+  // LISTEN; RFC 9293 §3.10.7.4); in synchronized states it earns a challenge ACK (RFC 5961 §4.2).
+  if (h.has(flag::kSyn) && t.state == State::kSynReceived && t.listener != nullptr) {
+    set_closed(t, std::nullopt);
+    return;
+  }
   if (h.has(flag::kSyn)) {
     challenge_ack(t);
     return;
@@ -376,8 +393,8 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
     t.scoreboard.advance(t.snd_una);
     if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
     if (t.in_recovery && t.high_rxt < t.snd_una) t.high_rxt = t.snd_una;
-    take_rtt_sample(t, h);
-    t.backoff = 0;
+    // Karn (RFC 6298 §5.5 with §3): the backed-off RTO stays until a valid RTT sample.
+    if (take_rtt_sample(t, h)) t.backoff = 0;
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, restart it otherwise.
     if (t.snd_una == t.snd_max) {
       engine_.reactor().cancel_timer(t.rexmit_timer);
@@ -388,8 +405,9 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
   }
   // Duplicate ACKs: RFC 5681 §2 without SACK; with SACK, RFC 6675 §2 counts an ACK that SACKs
   // new data.
+  // A closed window is no loss signal: repeated answers to a window probe are not duplicates.
   const bool dupack =
-      h.ack == prev_una && t.snd_max > t.snd_una &&
+      h.ack == prev_una && t.snd_max > t.snd_una && peer_wnd > 0 && t.snd_wnd > 0 &&
       (t.sack_ok ? newly_sacked > 0
                  : plen == 0 && !h.has(flag::kFin) && peer_wnd == t.snd_wnd);
   if (t.in_recovery) {
@@ -551,24 +569,27 @@ bool TcpLayer::try_hold(Tcb& t, SeqNum seq, std::span<const std::byte> payload) 
   return true;
 }
 
-void TcpLayer::take_rtt_sample(Tcb& t, const TcpHeader& h) {
+bool TcpLayer::take_rtt_sample(Tcb& t, const TcpHeader& h) {
   const coro::TimePoint now = engine_.reactor().now();
   if (t.ts_ok && h.options.ts_ecr && *h.options.ts_ecr != 0) {
     // RFC 7323 §4.1: the echoed timestamp times the segment it was sent on, retransmitted or not
     // (no Karn ambiguity). One sample per round trip keeps RFC 6298's gains meaningful
     // (RFC 7323 Appendix G).
+    const std::uint32_t elapsed = ts_clock(t) - *h.options.ts_ecr;
+    if (elapsed >= 0x80000000u) return false;  // an echo from the future: not a sample
     if (!t.rtt_seq || t.snd_una > *t.rtt_seq) {
-      const std::uint32_t elapsed = ts_clock(t) - *h.options.ts_ecr;
-      if (elapsed < 0x80000000u) update_rtt(t, std::chrono::milliseconds(elapsed));
+      update_rtt(t, std::chrono::milliseconds(elapsed));
       t.rtt_seq = t.snd_max;
     }
-    return;
+    return true;
   }
   // RFC 6298 §3: Karn — only segments sent once are timed.
   if (t.rtt_seq && t.snd_una > *t.rtt_seq) {
     update_rtt(t, now - t.rtt_start);
     t.rtt_seq.reset();
+    return true;
   }
+  return false;
 }
 
 void TcpLayer::enter_recovery(Tcb& t) {
@@ -624,7 +645,8 @@ void TcpLayer::prr_update(Tcb& t, std::uint32_t delivered) {
 }
 
 bool TcpLayer::retransmit(Tcb& t, SeqNum seq, std::uint32_t max_len) {
-  SeqNum data_end = t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size());
+  // Only what was sent before is sent again (never new data, e.g. behind a window probe).
+  SeqNum data_end = seq_min(t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size()), t.snd_max);
   std::uint32_t n = data_end > seq
                         ? std::min<std::uint32_t>(max_len, static_cast<std::uint32_t>(data_end - seq))
                         : 0;

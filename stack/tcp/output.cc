@@ -316,6 +316,7 @@ void TcpLayer::on_rexmit_timeout(Tcb& t) {
       return;
     }
     ++stats_.tx_retransmits;
+    t.syn_retransmitted = true;
     send_syn(t);
     arm_rexmit(t);
     return;
@@ -324,7 +325,7 @@ void TcpLayer::on_rexmit_timeout(Tcb& t) {
   // RFC 9293 §3.8.4 USER TIMEOUT (RFC 5482): data unacknowledged this long ends the connection.
   if (t.user_timeout.count() > 0 && engine_.reactor().now() - t.una_progress >= t.user_timeout) {
     ++stats_.user_timeouts;
-    send_rst(t.local, t.remote, t.snd_nxt, SeqNum(), false);
+    send_rst(t.local, t.remote, t.snd_max, SeqNum(), false);
     set_closed(t, Errc::kTimedOut);
     return;
   }
@@ -332,7 +333,7 @@ void TcpLayer::on_rexmit_timeout(Tcb& t) {
   if (t.backoff > config_.max_retries && t.snd_wnd != 0) {
     log::debug("tcp {} -> {}: {} retransmissions unanswered, giving up", t.local.to_string(),
                t.remote.to_string(), config_.max_retries);
-    send_rst(t.local, t.remote, t.snd_nxt, SeqNum(), false);
+    send_rst(t.local, t.remote, t.snd_max, SeqNum(), false);
     set_closed(t, Errc::kTimedOut);
     return;
   }

@@ -43,7 +43,7 @@ struct TcpConfig {
   coro::Duration max_rto = std::chrono::seconds(60);        // RFC 6298 §2.5
   coro::Duration delayed_ack = std::chrono::milliseconds(40);  // RFC 1122 §4.2.3.2: <= 500 ms
   coro::Duration msl = std::chrono::seconds(30);            // TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2)
-  unsigned max_syn_retries = 6;
+  unsigned max_syn_retries = 7;  // 1+2+...+64 s = 127 s, then 64 more: >= 3 min (RFC 9293 MUST-23)
   unsigned max_retries = 12;              // data retransmissions before the connection times out
   std::size_t max_time_wait = 65536;      // beyond this the oldest TIME-WAIT is recycled (counted)
   std::uint32_t initial_window_segments = 10;  // RFC 6928
@@ -122,7 +122,8 @@ struct Tcb {
   bool have_rtt = false;
   std::optional<SeqNum> rtt_seq;  // segment being timed (Karn: never a retransmitted one)
   coro::TimePoint rtt_start{};
-  unsigned backoff = 0;  // consecutive RTO expiries
+  unsigned backoff = 0;  // consecutive RTO expiries (kept until a valid RTT sample: Karn)
+  bool syn_retransmitted = false;  // RFC 6298 §5.7
   // Congestion control (congestion.h) and loss recovery: NewReno (RFC 6582) without SACK,
   // RFC 6675 with it, both paced by PRR (RFC 6937).
   CongestionState cc;

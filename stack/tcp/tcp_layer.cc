@@ -258,9 +258,14 @@ void TcpLayer::shutdown_send(Tcb* t) {
       set_closed(*t, std::nullopt);  // RFC 9293 §3.10.4: nothing sent yet
       return;
     case State::kSynReceived:
+      t->fin_queued = true;  // the FIN follows once established (RFC 9293 §3.10.4)
+      mark_output(t);
+      return;
     case State::kEstablished:
     case State::kCloseWait:
+      // RFC 9293 §3.10.4: the FIN waits behind queued data, but the state changes now.
       t->fin_queued = true;
+      t->state = t->state == State::kEstablished ? State::kFinWait1 : State::kLastAck;
       mark_output(t);
       return;
     default:
@@ -271,9 +276,10 @@ void TcpLayer::shutdown_send(Tcb* t) {
 void TcpLayer::abort(Tcb* t, Errc reason) {
   if (t->state == State::kSynReceived || t->state == State::kEstablished ||
       t->state == State::kFinWait1 || t->state == State::kFinWait2 ||
-      t->state == State::kCloseWait) {
-    // RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>.
-    send_rst(t->local, t->remote, t->snd_nxt, SeqNum(), false);
+      t->state == State::kCloseWait) {  // (CLOSING, LAST-ACK, TIME-WAIT: no RST, §3.10.5)
+    // RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>, SND.NXT being the next new sequence number
+    // (SND.MAX here: after a timeout our snd_nxt may have been rewound).
+    send_rst(t->local, t->remote, t->snd_max, SeqNum(), false);
   }
   set_closed(*t, reason);
 }
@@ -356,7 +362,7 @@ void TcpLayer::on_keepalive_timeout(Tcb& t) {
   }
   if (t.keepalive_probes >= t.keepalive.count) {
     ++stats_.keepalive_timeouts;
-    send_rst(t.local, t.remote, t.snd_nxt, SeqNum(), false);
+    send_rst(t.local, t.remote, t.snd_max, SeqNum(), false);
     set_closed(t, Errc::kTimedOut);
     return;
   }
@@ -392,6 +398,8 @@ void TcpLayer::enter_time_wait(Tcb& t) {
 
 void TcpLayer::established(Tcb& t) {
   t.state = State::kEstablished;
+  // RFC 6298 §5.7: if the SYN (or SYN-ACK) had to be retransmitted, data starts with a 3 s RTO.
+  if (t.syn_retransmitted && t.rto < std::chrono::seconds(3)) t.rto = std::chrono::seconds(3);
   ++stats_.connections_opened;
   // RFC 5681 §3.1 / RFC 6928: initial window.
   t.cc.cwnd = config_.initial_window_segments * t.snd_mss;

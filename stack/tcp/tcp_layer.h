@@ -189,7 +189,8 @@ class TcpLayer {
   Tcb* cookie_ack_input(ListenerState& l, const TcpHeader& h, const IpRxInfo& info,
                         bool* consumed);
   bool time_wait_reusable(const Tcb& t, const TcpHeader& syn) const;
-  void take_rtt_sample(Tcb& t, const TcpHeader& h);
+  // True when the ACK gave a valid RTT sample.
+  bool take_rtt_sample(Tcb& t, const TcpHeader& h);
   void enter_recovery(Tcb& t);
   void prr_update(Tcb& t, std::uint32_t delivered);
   std::uint32_t pipe(const Tcb& t) const;
