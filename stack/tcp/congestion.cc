@@ -44,8 +44,10 @@ void cubic_avoidance(CongestionState& c, std::uint32_t acked, std::uint32_t smss
   // §4.4/4.5: the target stays within [cwnd, 1.5 * cwnd].
   target = std::clamp(target, cwnd, 1.5 * cwnd);
   const double segs = static_cast<double>(acked) / smss;
-  // §4.3: the Reno-friendly estimate grows by alpha segments per window acknowledged.
-  c.w_est += kCubicAlpha * segs / cwnd;
+  // §4.3: the Reno-friendly estimate grows by alpha segments per window acknowledged; alpha
+  // becomes 1 once the estimate has regained the window of the last reduction.
+  const double alpha = c.w_est >= c.cwnd_prior ? 1.0 : kCubicAlpha;
+  c.w_est += alpha * segs / cwnd;
   double next;
   if (c.w_est > kCubicC * std::pow(t - c.k, 3) + c.w_max) {
     next = std::max(cwnd, c.w_est);  // Reno-friendly region
@@ -87,6 +89,7 @@ std::uint32_t cc_on_loss(CongestionState& c, std::uint32_t flight, std::uint32_t
     // regained: fast convergence), shrink by beta.
     const double cwnd = static_cast<double>(c.cwnd) / smss;
     c.w_max = (cwnd < c.w_max) ? cwnd * (1.0 + kCubicBeta) / 2.0 : cwnd;
+    c.cwnd_prior = cwnd;
     c.epoch_valid = false;
     const auto reduced = static_cast<std::uint32_t>(static_cast<double>(c.cwnd) * kCubicBeta);
     c.ssthresh = std::max(reduced, 2 * smss);
@@ -99,6 +102,9 @@ std::uint32_t cc_on_loss(CongestionState& c, std::uint32_t flight, std::uint32_t
 void cc_on_timeout(CongestionState& c, std::uint32_t flight, std::uint32_t smss) {
   if (c.algo == CcAlgorithm::kCubic) {
     cc_on_loss(c, flight, smss);
+    // RFC 9438 §4.8: the first avoidance stage after a timeout starts a fresh curve (K = 0,
+    // W_max = the window at that time): forgetting W_max here does that at the next epoch.
+    c.w_max = 0;
   } else {
     c.ssthresh = std::max(flight / 2, 2 * smss);
     c.bytes_acked = 0;

@@ -22,6 +22,7 @@ struct CongestionState {
   double w_max = 0;            // window before the last reduction
   double k = 0;                // seconds to climb back to w_max
   double w_est = 0;            // Reno-friendly estimate (§4.3)
+  double cwnd_prior = 0;       // cwnd when ssthresh was last set (§4.3 alpha switch)
   coro::TimePoint epoch{};     // start of the current avoidance epoch
   bool epoch_valid = false;
 };

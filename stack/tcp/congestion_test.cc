@@ -312,8 +312,8 @@ TEST(Cubic, ConcaveBackToWmaxAfterKThenConvex) {
 // segments, slow start climbs back to ssthresh = 70 and the curve must start flat there:
 // cwnd one second later is max(W_cubic(1) = 70 + 0.4, W_est = 70 + alpha * 10 rounds) ~ 75.3.
 // Keeping the pre-timeout W_max = 100 instead gives K ~ 4.2 s and a concave climb to ~87.
-// implementation bug, reported
-TEST(Cubic, DISABLED_AfterTimeoutCurveStartsAtTheNewWindow) {
+// found an implementation bug (fixed)
+TEST(Cubic, AfterTimeoutCurveStartsAtTheNewWindow) {
   auto c = make(CcAlgorithm::kCubic, 100, 100 * kSmss);
   c.w_max = 100;  // in avoidance at its plateau
   cc_on_timeout(c, 100 * kSmss, kSmss);
@@ -339,7 +339,7 @@ TEST(Cubic, DISABLED_AfterTimeoutCurveStartsAtTheNewWindow) {
 // segment per round: after 50 rounds ~ 20 + 38.7 ~ 58.7 (with alpha fixed at 0.53 it would be
 // ~ 14 + 26.5 = 40.5).
 // implementation bug (SHOULD-level), reported
-TEST(Cubic, DISABLED_RenoFriendlyAlphaBecomesOneAboveTheOldWindow) {
+TEST(Cubic, RenoFriendlyAlphaBecomesOneAboveTheOldWindow) {
   auto c = make(CcAlgorithm::kCubic, 20, 20 * kSmss);
   cc_on_loss(c, 20 * kSmss, kSmss);
   c.cwnd = c.ssthresh;

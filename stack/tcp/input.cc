@@ -613,8 +613,6 @@ void TcpLayer::enter_recovery(Tcb& t) {
 std::uint32_t TcpLayer::pipe(const Tcb& t) const {
   if (t.sack_ok) {
     SeqNum lost = t.scoreboard.lost_boundary(t.snd_una, t.snd_mss);
-    // Whatever lies below the SND.UNA segment counts as lost once recovery has started.
-    if (t.in_recovery && lost <= t.snd_una) lost = t.snd_una + 1;
     return t.scoreboard.pipe(t.snd_una, t.snd_max, lost, t.high_rxt);
   }
   // Without SACK (RFC 6675 §5 note / RFC 6937 §3): every duplicate ACK is a segment gone.

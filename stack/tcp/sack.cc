@@ -74,11 +74,11 @@ std::uint32_t SackScoreboard::pipe(SeqNum una, SeqNum max, SeqNum lost, SeqNum h
   SeqNum cur = una;
   auto count_hole = [&](SeqNum a, SeqNum b) {
     if (!(a < b)) return;
-    // [a, b) unSACKed. At or above `lost`: in flight. Below: lost, in flight again only if
-    // retransmitted.
+    // [a, b) unSACKed. Each byte counts once if not lost and once more if retransmitted (below
+    // HighRxt): a resent byte not yet deemed lost may be in the network twice.
     SeqNum split = seq_max(a, seq_min(b, lost));
     pipe += static_cast<std::uint32_t>(b - split);
-    SeqNum rx_end = seq_min(split, high_rxt);
+    SeqNum rx_end = seq_min(b, high_rxt);
     if (a < rx_end) pipe += static_cast<std::uint32_t>(rx_end - a);
   };
   for (std::size_t i = 0; i < n_; ++i) {

@@ -44,8 +44,8 @@ class SackScoreboard {
   // above it. `una` when nothing counts as lost.
   SeqNum lost_boundary(SeqNum una, std::uint32_t smss) const;
 
-  // RFC 6675 §4 SetPipe: the bytes still in the network. Unsacked bytes at or above `lost` count
-  // once (in flight), unsacked bytes below it count only if retransmitted (below `high_rxt`).
+  // RFC 6675 §4 SetPipe: the bytes still in the network. An unSACKed byte counts once if it is
+  // not lost (at or above `lost`) and once more if it was retransmitted (below `high_rxt`).
   std::uint32_t pipe(SeqNum una, SeqNum max, SeqNum lost, SeqNum high_rxt) const;
 
   // RFC 6675 §4 NextSeg rule 1: the first unSACKed, lost byte at or after `from` and its hole's

@@ -278,8 +278,8 @@ TEST_P(SackPipe, RetransmittedLostBytesReturnOnce) {
 // RFC 6675 §4 SetPipe (b): octets retransmitted without being considered lost are counted
 // twice. Here [3000,3500) is not lost (only two ranges and 2000 bytes above it) but lies below
 // HighRxt = 3500: 7000 for the lost hole resent, plus 500 for the second copy.
-// implementation bug, reported
-TEST_P(SackPipe, DISABLED_RetransmittedNotLostBytesCountTwice) {
+// found an implementation bug (fixed)
+TEST_P(SackPipe, RetransmittedNotLostBytesCountTwice) {
   EXPECT_EQ(pipe(3500), 7500u);
   // The same with no loss at all: SND.UNA's segment fast-retransmitted with only one SACKed
   // range above it (RFC 6675 §5 step 4.2 happens on DupThresh duplicate ACKs, not on IsLost).
