@@ -66,7 +66,7 @@ std::size_t ScriptDevice::tx_burst(std::uint16_t, std::span<nic::Packet* const> 
 
 std::vector<std::byte> bytes_of(std::string_view s) {
   std::vector<std::byte> v(s.size());
-  std::memcpy(v.data(), s.data(), s.size());
+  if (!s.empty()) std::memcpy(v.data(), s.data(), s.size());  // (memcpy from null is UB)
   return v;
 }
 
