@@ -261,6 +261,19 @@ void TcpLayer::output(Tcb& t) {
           ++stats_.nagle_delays;
           break;
         }
+        // RFC 1122 §4.2.3.4 sender SWS avoidance: a segment cut short by the peer's window (not
+        // by a lack of data) goes only if it is at least half the largest window the peer has
+        // offered. Otherwise wait: an ACK will open the window, or with nothing in flight the
+        // persist timer sends it anyway (the override timeout).
+        if (n < t.snd_mss && n < unsent && !retransmission && n < t.max_snd_wnd / 2 &&
+            !t.sws_override) {
+          ++stats_.sws_delays;
+          if (flight == 0 && !t.persist_timer.armed()) {
+            engine_.reactor().arm_timer(t.persist_timer, engine_.reactor().now() +
+                                                             backed_off(t.rto, t.persist_backoff));
+          }
+          break;
+        }
         if (retransmission) ++stats_.tx_retransmits;
         if (!retransmission && !t.rtt_seq) {
           t.rtt_seq = t.snd_nxt;
@@ -360,10 +373,16 @@ void TcpLayer::on_rexmit_timeout(Tcb& t) {
 }
 
 void TcpLayer::on_persist_timeout(Tcb& t) {
-  if (t.state != State::kEstablished && t.state != State::kCloseWait) return;
+  // Data may wait behind the window in any state that still sends it (after CLOSE, too).
+  if (t.state != State::kEstablished && t.state != State::kCloseWait &&
+      t.state != State::kFinWait1 && t.state != State::kClosing && t.state != State::kLastAck) {
+    return;
+  }
   SeqNum data_end = t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size());
   if (t.snd_wnd > 0 || data_end <= t.snd_nxt) {
+    t.sws_override = true;  // RFC 1122 §4.2.3.4: the override timeout sends what fits
     output(t);
+    t.sws_override = false;
     return;
   }
   ++t.persist_backoff;

@@ -165,6 +165,7 @@ struct Tcb {
   Timer timewait_timer;
   Timer keepalive_timer;
   unsigned persist_backoff = 0;
+  bool sws_override = false;  // the persist timer fired: send a window-limited small segment
 
   // Socket options.
   bool no_delay = false;  // RFC 1122 §4.2.3.4: Nagle's algorithm unless set
@@ -188,6 +189,9 @@ struct Tcb {
   coro::WaitQueue closers;
 
   std::optional<Error> error;  // set once: reset, refused, timed out
+  std::optional<Errc> soft_error;  // the last ICMP soft error (RFC 1122 §4.2.3.9)
+  std::uint8_t soft_error_type = 0;
+  std::uint8_t soft_error_code = 0;
   ListenerState* listener = nullptr;  // embryonic/accept-queue child of this listener
   Tcb* accept_next = nullptr;
   bool in_table = false;

@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "coro/log.h"
@@ -298,7 +299,16 @@ void TcpLayer::mark_output(Tcb* t) {
 }
 
 void TcpLayer::set_closed(Tcb& t, std::optional<Errc> error) {
-  if (error && !t.error) t.error = Error(*error);
+  if (error && !t.error) {
+    if (*error == Errc::kTimedOut && t.soft_error) {
+      // RFC 1122 §4.2.3.9: a soft error explains the timeout.
+      t.error = Error(*error, "last ICMP error: type " + std::to_string(t.soft_error_type) +
+                                  " code " + std::to_string(t.soft_error_code) + " (" +
+                                  std::string(errc_message(*t.soft_error)) + ")");
+    } else {
+      t.error = Error(*error);
+    }
+  }
   if (error == Errc::kConnectionReset || error == Errc::kConnectionRefused) {
     ++stats_.connections_reset;
   }
@@ -497,14 +507,26 @@ void TcpLayer::icmp_error(const IcmpErrorInfo& info) {
   // RFC 5927 §4.1: the quoted sequence number must be in flight, or the error is forged/stale.
   if (!info.seq.in_range(t->snd_una, t->snd_max + 1)) return;
   if (info.type == 3 && info.code == 4 && info.next_hop_mtu >= 68) {
-    // RFC 1191: Packetization for the smaller path MTU.
-    std::uint16_t mss = static_cast<std::uint16_t>(info.next_hop_mtu - 40);
-    if (mss < t->snd_mss) t->snd_mss = mss;
+    // RFC 1191 §6.4: packetize for the smaller path MTU (less the options every segment carries).
+    const int room = info.next_hop_mtu - 40 - (t->ts_ok ? 12 : 0);
+    const auto mss = static_cast<std::uint16_t>(std::max(room, 64));
+    if (mss < t->snd_mss) {
+      t->snd_mss = mss;
+      ++stats_.pmtu_reductions;
+    }
     return;
   }
-  // RFC 1122 §4.2.3.9: unreachable during connection set-up aborts it; later, errors are soft.
+  // RFC 1122 §4.2.3.9: unreachable during connection set-up aborts it; later, errors are soft:
+  // remembered, and reported if the connection then times out.
   if (info.type == 3 && t->state == State::kSynSent) {
     set_closed(*t, Errc::kHostUnreachable);
+    return;
+  }
+  if (info.type == 3 || info.type == 11) {
+    t->soft_error = info.type == 3 ? Errc::kHostUnreachable : Errc::kTimedOut;
+    t->soft_error_type = info.type;
+    t->soft_error_code = info.code;
+    ++stats_.icmp_soft_errors;
   }
 }
 

@@ -67,8 +67,11 @@ struct TcpStats {
   std::uint64_t accept_overflow = 0;
   std::uint64_t time_wait_recycled = 0;
   std::uint64_t icmp_errors = 0;
+  std::uint64_t icmp_soft_errors = 0;   // remembered for the connection (RFC 1122 §4.2.3.9)
+  std::uint64_t pmtu_reductions = 0;    // RFC 1191: MSS lowered by "fragmentation needed"
   std::uint64_t keepalive_probes = 0;
   std::uint64_t nagle_delays = 0;  // small segments held back until an ACK (RFC 896)
+  std::uint64_t sws_delays = 0;    // window-limited small segments held back (RFC 1122 §4.2.3.4)
   std::uint64_t keepalive_timeouts = 0;
   std::uint64_t connections_opened = 0;   // active + passive, reached ESTABLISHED
   std::uint64_t connections_reset = 0;

@@ -4,6 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "stack/net/bytes.h"
+#include "stack/net/checksum.h"
 
 #include "tests/stack/tcp_script.h"
 
@@ -257,6 +262,113 @@ TEST(TcpRobustness, UserTimeoutEndsAConnectionWhoseDataIsNeverAcked) {
   auto r = s.v.reactor.block_on(e.conn.read(b));
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), Errc::kTimedOut);
+}
+
+// An ICMP error from a router on the path, quoting the IP header and first 8 bytes of one of
+// our segments (RFC 792 / RFC 1191 for type 3 code 4).
+void send_icmp_error(TcpScript& s, std::uint8_t type, std::uint8_t code, std::uint16_t mtu,
+                     std::uint32_t quoted_seq) {
+  std::vector<std::byte> f(14 + 20 + 8 + 20 + 8);
+  std::memcpy(f.data(), ScriptDevice::kOurMac.bytes().data(), 6);
+  std::memcpy(f.data() + 6, ScriptDevice::kPeerMac.bytes().data(), 6);
+  stack::store_be16(f.data() + 12, 0x0800);
+  std::byte* ip = f.data() + 14;
+  ip[0] = std::byte{0x45};
+  stack::store_be16(ip + 2, static_cast<std::uint16_t>(f.size() - 14));
+  ip[8] = std::byte{64};
+  ip[9] = std::byte{1};
+  stack::store_be32(ip + 12, TcpScript::kPeerAddr.raw());  // a router near the peer
+  stack::store_be32(ip + 16, TcpScript::kOurAddr.raw());
+  stack::store_be16(ip + 10, stack::internet_checksum({ip, 20}));
+  std::byte* icmp = ip + 20;
+  icmp[0] = std::byte{type};
+  icmp[1] = std::byte{code};
+  stack::store_be16(icmp + 6, mtu);
+  std::byte* q = icmp + 8;  // the quoted datagram: our IP header ...
+  q[0] = std::byte{0x45};
+  stack::store_be16(q + 2, 1500);
+  q[8] = std::byte{64};
+  q[9] = std::byte{6};
+  stack::store_be32(q + 12, TcpScript::kOurAddr.raw());
+  stack::store_be32(q + 16, TcpScript::kPeerAddr.raw());
+  stack::store_be16(q + 10, stack::internet_checksum({q, 20}));
+  std::byte* tcp = q + 20;  // ... and the first 8 bytes of our TCP header
+  stack::store_be16(tcp, kPort);
+  stack::store_be16(tcp + 2, TcpScript::kPeerPort);
+  stack::store_be32(tcp + 4, quoted_seq);
+  stack::store_be16(icmp + 2, stack::internet_checksum({icmp, f.size() - 34}));
+  s.dev.inject(f);
+  s.settle();
+}
+
+// RFC 1191 §6.4: "fragmentation needed" quoting a segment in flight lowers the MSS to the next
+// hop's MTU less the headers; RFC 5927 §4.1: one quoting a sequence number not in flight is
+// ignored.
+TEST(TcpRobustness, FragmentationNeededLowersTheMssOnlyForSegmentsInFlight) {
+  TcpScript s;
+  auto e = s.establish(kPort, TcpOptions{.mss = 1460});
+  ASSERT_TRUE(e.conn.set_no_delay(true).has_value());
+  std::vector<std::byte> data(3000, std::byte{3});
+  ASSERT_TRUE(s.v.reactor.block_on(e.conn.write(data)).has_value());
+  s.settle();
+  while (s.next_sent()) {
+  }
+  send_icmp_error(s, 3, 4, 1000, e.our_iss + 1 + 50000);  // stale: not in flight
+  EXPECT_EQ(s.tcp.stats().pmtu_reductions, 0u);
+  send_icmp_error(s, 3, 4, 1000, e.our_iss + 1);
+  EXPECT_EQ(s.tcp.stats().pmtu_reductions, 1u);
+  s.advance(1100ms);  // the retransmission uses the smaller size
+  std::vector<std::byte> payload;
+  auto rx = s.next_sent(&payload);
+  ASSERT_TRUE(rx.has_value());
+  EXPECT_EQ(rx->seq.raw(), e.our_iss + 1);
+  EXPECT_EQ(payload.size(), 960u);  // 1000 - 20 (IP) - 20 (TCP)
+}
+
+// RFC 1122 §4.2.3.9: an unreachable for an established connection is soft: the connection
+// lives on, and if it later times out the error says what the network reported.
+TEST(TcpRobustness, SoftIcmpErrorExplainsALaterTimeout) {
+  stack::tcp::TcpConfig cfg;
+  cfg.max_retries = 2;
+  TcpScript s(cfg);
+  auto e = s.establish(kPort);
+  ASSERT_TRUE(s.v.reactor.block_on(e.conn.write(bytes_of("lost"))).has_value());
+  s.settle();
+  send_icmp_error(s, 3, 1, 0, e.our_iss + 1);
+  EXPECT_EQ(e.conn.state(), State::kEstablished);
+  EXPECT_EQ(s.tcp.stats().icmp_soft_errors, 1u);
+  for (int i = 0; i < 30 && e.conn.state() != State::kClosed; ++i) s.advance(1s);
+  ASSERT_EQ(e.conn.state(), State::kClosed);
+  std::byte b[4];
+  auto r = s.v.reactor.block_on(e.conn.read(b));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Errc::kTimedOut);
+  EXPECT_NE(r.error().message().find("type 3 code 1"), std::string::npos) << r.error().message();
+}
+
+// RFC 1122 §4.2.3.4 sender SWS avoidance: a small window (below half the largest offered) does
+// not draw out a tiny segment; once the window opens, full segments go.
+TEST(TcpRobustness, SenderWaitsOutASillyWindow) {
+  TcpScript s;
+  auto e = s.establish(kPort, TcpOptions{.mss = 1460});
+  ASSERT_TRUE(e.conn.set_no_delay(true).has_value());
+  std::vector<std::byte> data(4000, std::byte{4});
+  // The peer offers 65535, then acknowledges the first segment shrinking its window to 100.
+  ASSERT_TRUE(s.v.reactor.block_on(e.conn.write(std::span(data).first(1460))).has_value());
+  s.settle();
+  ASSERT_TRUE(s.next_sent().has_value());
+  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = e.our_iss + 1 + 1460, .window = 100},
+         kPort);
+  ASSERT_TRUE(s.v.reactor.block_on(e.conn.write(std::span(data).subspan(1460))).has_value());
+  s.settle();
+  EXPECT_EQ(s.pending_sent(), 0u);  // 100 bytes would be a silly segment
+  EXPECT_GT(s.tcp.stats().sws_delays, 0u);
+  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = e.our_iss + 1 + 1460, .window = 30000},
+         kPort);
+  std::vector<std::byte> payload;
+  auto seg = s.next_sent(&payload);
+  ASSERT_TRUE(seg.has_value());
+  EXPECT_EQ(payload.size(), 1460u);
 }
 
 }  // namespace
