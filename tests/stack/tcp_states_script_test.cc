@@ -448,14 +448,15 @@ TEST(TcpListen, HandshakeAckWindowIsScaledByTheSynsShift) {
   // RFC 7323 §2.2/§2.3: both SYNs carry the option, so the windows after them are scaled (our
   // SYN-ACK's own window is not).
   TcpScript s;
-  auto p = passive_open(s, {.mss = 1460, .window_scale = 2}, /*ack_window=*/500);
+  // (730 << 2 = two full segments: a window-limited partial one would wait, RFC 1122 §4.2.3.4)
+  auto p = passive_open(s, {.mss = 1460, .window_scale = 2}, /*ack_window=*/730);
   ASSERT_TRUE(p.conn.valid());
   ASSERT_TRUE(p.synack.options.window_scale);
   EXPECT_EQ(*p.synack.options.window_scale, 3);  // 256 KiB buffer
   EXPECT_EQ(p.synack.window, 65535);             // unscaled in a SYN: min(256 KiB, 65535)
   ASSERT_TRUE(p.conn.set_no_delay(true).has_value());
   write_now(s, p.conn, filler(5000));
-  EXPECT_EQ(payload_bytes(drain_sent(s)), 2000u);  // 500 << 2
+  EXPECT_EQ(payload_bytes(drain_sent(s)), 2920u);  // 730 << 2
 }
 
 TEST(TcpListen, WindowScaleShiftAbove14IsUsedAs14) {
@@ -463,7 +464,8 @@ TEST(TcpListen, WindowScaleShiftAbove14IsUsedAs14) {
   TcpConfig cfg;
   cfg.initial_window_segments = 100;  // so that only the window limits the burst
   TcpScript s(cfg);
-  auto p = passive_open(s, {.mss = 1460, .window_scale = 15}, /*ack_window=*/1);
+  // (MSS 1024 divides 1 << 14: no window-limited partial segment, RFC 1122 §4.2.3.4)
+  auto p = passive_open(s, {.mss = 1024, .window_scale = 15}, /*ack_window=*/1);
   ASSERT_TRUE(p.conn.valid());
   EXPECT_TRUE(p.synack.options.window_scale);
   ASSERT_TRUE(p.conn.set_no_delay(true).has_value());
@@ -485,6 +487,7 @@ TEST(TcpListen, WithoutScalingBothWindowsAreTakenLiterally) {
   EXPECT_EQ(a->h.window, 65535);
   ASSERT_TRUE(p.conn.set_no_delay(true).has_value());
   write_now(s, p.conn, filler(3000));
+  s.advance(250ms);  // a window below one MSS is filled by the SWS override (persist) timer
   EXPECT_EQ(payload_bytes(drain_sent(s)), 1000u);
 }
 
@@ -652,6 +655,7 @@ TEST(TcpSynSent, SynAckWithoutWindowScaleTurnsScalingOff) {
   s.send(ack_seg(kPeerIss + 1, a.iss + 1, {}, 1000), kLocal);
   ASSERT_TRUE(a.conn->set_no_delay(true).has_value());
   write_now(s, *a.conn, filler(3000));
+  s.advance(250ms);  // a window below one MSS is filled by the SWS override (persist) timer
   EXPECT_EQ(payload_bytes(drain_sent(s)), 1000u);
 }
 
@@ -1594,6 +1598,7 @@ TEST(TcpEstablished, WindowScaleOptionOutsideASynIsIgnored) {
          kPort);
   ASSERT_TRUE(e.conn.set_no_delay(true).has_value());
   write_now(s, e.conn, filler(1000));
+  s.advance(250ms);  // a window below one MSS is filled by the SWS override (persist) timer
   EXPECT_EQ(payload_bytes(drain_sent(s)), 100u);
 }
 
