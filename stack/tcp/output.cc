@@ -309,6 +309,7 @@ void TcpLayer::output(Tcb& t) {
       }
       break;
     }
+    if (t.in_recovery && t.sack_ok) sent = recovery_extra(t) || sent;
     // State moves for our FIN (RFC 9293 §3.10.4 CLOSE).
     if (t.fin_seq) {
       if (t.state == State::kEstablished) t.state = State::kFinWait1;
@@ -317,6 +318,41 @@ void TcpLayer::output(Tcb& t) {
   }
   // (CLOSE in SYN-RECEIVED keeps the FIN queued: it goes out once established.)
   if (!sent && (t.ack_now || (t.ack_pending && !t.delack_timer.armed()))) send_ack(t);
+}
+
+bool TcpLayer::recovery_extra(Tcb& t) {
+  // RFC 6675 §4 NextSeg, after rule 1 (lost holes) and rule 2 (new data) found nothing more.
+  bool sent = false;
+  const SeqNum highest_sacked = t.scoreboard.highest(t.snd_una);
+  // Rule 3: holes below the highest SACKed byte not yet deemed lost, above HighRxt.
+  while (pipe(t) < t.cc.cwnd) {
+    SeqNum seq;
+    SeqNum hole_end;
+    if (!t.scoreboard.next_lost(t.high_rxt, t.snd_una, highest_sacked, &seq, &hole_end)) break;
+    auto n = std::min<std::uint32_t>(t.snd_mss, static_cast<std::uint32_t>(hole_end - seq));
+    if (!retransmit(t, seq, n)) break;
+    sent = true;
+  }
+  // Rule 4: one rescue retransmission per recovery, of the segment holding the highest
+  // unSACKed byte outstanding (a lost tail would otherwise wait for the RTO). HighRxt stays.
+  if (!sent && pipe(t) < t.cc.cwnd && (!t.rescue_rxt || t.snd_una > *t.rescue_rxt) &&
+      highest_sacked < t.snd_max) {
+    SeqNum data_end = seq_min(t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size()),
+                              t.snd_max);
+    if (data_end > t.snd_una) {
+      const auto span = static_cast<std::uint32_t>(data_end - t.snd_una);
+      const std::uint32_t n = std::min<std::uint32_t>(t.snd_mss, span);
+      const SeqNum seq = data_end - n;
+      const SeqNum high_rxt = t.high_rxt;
+      if (retransmit(t, seq, n)) {
+        t.high_rxt = high_rxt;
+        t.rescue_rxt = t.recover;
+        ++stats_.rescue_retransmits;
+        sent = true;
+      }
+    }
+  }
+  return sent;
 }
 
 void TcpLayer::on_rexmit_timeout(Tcb& t) {

@@ -132,6 +132,7 @@ struct Tcb {
   SeqNum recover;
   SackScoreboard scoreboard;
   SeqNum high_rxt;                  // RFC 6675 HighRxt: highest byte retransmitted in recovery
+  std::optional<SeqNum> rescue_rxt;  // RFC 6675 RescueRxt
   std::uint32_t prr_delivered = 0;  // RFC 6937 §3 state
   std::uint32_t prr_out = 0;
   std::uint32_t recover_fs = 0;

@@ -53,6 +53,7 @@ struct TcpStats {
   std::uint64_t tx_no_buffer = 0;
   std::uint64_t fast_retransmits = 0;
   std::uint64_t recoveries = 0;        // fast recovery episodes (RFC 6675 / RFC 6582)
+  std::uint64_t rescue_retransmits = 0;  // RFC 6675 NextSeg rule 4
   std::uint64_t paws_rejected = 0;     // RFC 7323 §5: old timestamps dropped
   std::uint64_t ts_missing = 0;        // RFC 7323 §3.2: segments without the negotiated option
   std::uint64_t sack_blocks_sent = 0;
@@ -200,6 +201,8 @@ class TcpLayer {
   // Resends up to max_len bytes at `seq` (with the FIN if it is next); counted. False when
   // there was nothing to send there.
   bool retransmit(Tcb& t, SeqNum seq, std::uint32_t max_len);
+  // RFC 6675 NextSeg rules 3 and 4 during SACK recovery; true when something was sent.
+  bool recovery_extra(Tcb& t);
   // The RFC 7323 timestamp clock for `t`: milliseconds plus the connection's offset.
   std::uint32_t ts_clock(const Tcb& t) const;
   // `base` doubled `times` times, at most max_rto (RFC 6298 §5.5).

@@ -99,8 +99,8 @@ TEST(TcpSim, HundredMegabytesWithFivePercentLossAndReordering) {
   EXPECT_EQ(*got, 100u << 20);
   EXPECT_GT(s.a->tcp.stats().tx_retransmits, 0u);
   // Out-of-order data is reassembled in the ring: the one place with two copies. With SACK the
-  // sender keeps new data flowing during recovery, so about 30% arrives out of order here.
-  expect_copies_at_most_once(s, 100u << 20, 60);
+  // sender keeps new data flowing during recovery, so 35-40% arrives out of order here.
+  expect_copies_at_most_once(s, 100u << 20, 50);
 }
 
 TEST(TcpSim, PerConnectionBufferSizesShapeTheWindow) {
