@@ -491,6 +491,21 @@ void TcpLayer::process_data(Tcb& t, const TcpHeader& h, std::span<const std::byt
     default:
       return;  // RFC 9293 §3.10.7.4 seventh: after the peer's FIN, text is ignored
   }
+  if (t.user_closed && !payload.empty() &&
+      h.seq + static_cast<std::uint32_t>(payload.size()) > t.rcvbuf.next()) {  // new data only
+    // RFC 1122 §4.2.2.13 / RFC 2525 §2.17: the application closed and will never read this:
+    // reset, so the peer does not keep sending into a window nobody drains.
+    ++stats_.rx_after_close;
+    send_rst(t.local, t.remote, t.snd_max, SeqNum(), false);
+    if (!t.error) {
+      t.error = Error(Errc::kConnectionAborted,
+                      "data arrived after close(): connection reset, so data not yet "
+                      "acknowledged may not have reached the peer");
+    }
+    t.reset_after_close = true;  // close() reports it
+    set_closed(t, Errc::kConnectionAborted);
+    return;
+  }
   SeqNum seq = h.seq;
   if (!payload.empty() && t.direct_buf.size() > t.direct_filled && seq == t.rcvbuf.next() &&
       t.rcvbuf.readable() == 0 && !t.rcvbuf.has_out_of_order()) {

@@ -1,8 +1,29 @@
 #include "stack/tcp/socket.h"
 
 #include <algorithm>
+#include <string>
 
 namespace coronet::stack::tcp {
+namespace {
+
+// Keeps the TCB alive while an operation is suspended on it: another coroutine may close() or
+// drop the handle meanwhile, and the TCB is freed only once no operation is left in it.
+class OpGuard {
+ public:
+  explicit OpGuard(Tcb& t) : t_(t) { ++t_.active_ops; }
+  ~OpGuard() {
+    if (--t_.active_ops == 0 && !t_.user_attached && t_.state == State::kClosed) {
+      t_.layer.mark_output(&t_);  // freed at the next flush
+    }
+  }
+  OpGuard(const OpGuard&) = delete;
+  OpGuard& operator=(const OpGuard&) = delete;
+
+ private:
+  Tcb& t_;
+};
+
+}  // namespace
 
 Connection& Connection::operator=(Connection&& o) noexcept {
   if (this != &o) {
@@ -30,6 +51,7 @@ coro::Task<Result<std::size_t>> Connection::read(std::span<std::byte> buf) {
   if (auto r = check_usable(); !r) co_return r.error();
   if (buf.empty()) co_return std::size_t{0};
   Tcb& t = *t_;
+  OpGuard guard(t);
   for (;;) {
     if (t.rcvbuf.readable() > 0) {
       std::size_t before = t.rcvbuf.window();
@@ -77,6 +99,7 @@ coro::Task<Result<void>> Connection::read_exactly(std::span<std::byte> buf) {
 coro::Task<Result<std::size_t>> Connection::write(std::span<const std::byte> data) {
   if (auto r = check_usable(); !r) co_return r.error();
   Tcb& t = *t_;
+  OpGuard guard(t);
   std::size_t done = 0;
   while (done < data.size()) {
     if (t.error) co_return *t.error;
@@ -111,13 +134,26 @@ Result<void> Connection::shutdown() {
 coro::Task<Result<void>> Connection::close() {
   if (t_ == nullptr) co_return Error(Errc::kNotConnected, "empty connection handle");
   Tcb& t = *t_;
+  OpGuard guard(t);
+  t.user_closed = true;  // from now on, data from the peer has no reader: it is refused
+  if (const std::size_t unread = t.rcvbuf.readable(); unread > 0) {
+    // RFC 2525 §2.17 / RFC 1122 §4.2.2.13: closing with received data unread resets the
+    // connection, so the peer learns its data was not consumed.
+    t.layer.abort(&t, Errc::kConnectionAborted);
+    t.layer.release(&t);
+    t_ = nullptr;
+    co_return Error(Errc::kConnectionAborted,
+                    std::to_string(unread) + " received bytes were never read: connection reset");
+  }
   t.layer.shutdown_send(&t);
   while (!(t.fin_seq && t.snd_una > *t.fin_seq) && t.state != State::kClosed &&
          t.state != State::kTimeWait) {
     if (auto w = co_await t.closers.wait(); !w) co_return w.error();
   }
   Result<void> r;
-  if (t.error && t.error->code() != Errc::kConnectionAborted) r = *t.error;
+  if (t.error && (t.error->code() != Errc::kConnectionAborted || t.reset_after_close)) {
+    r = *t.error;
+  }
   t.layer.release(&t);
   t_ = nullptr;
   co_return r;

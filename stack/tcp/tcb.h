@@ -197,6 +197,9 @@ struct Tcb {
   Tcb* accept_next = nullptr;
   bool in_table = false;
   bool user_attached = false;  // a Connection handle exists
+  bool user_closed = false;    // close() called or the handle dropped: no reader any more
+  bool reset_after_close = false;  // peer data during close() forced a RST
+  unsigned active_ops = 0;     // Connection operations suspended in this TCB
   bool in_time_wait_list = false;
   Tcb* tw_prev = nullptr;
   Tcb* tw_next = nullptr;

@@ -287,6 +287,7 @@ void TcpLayer::abort(Tcb* t, Errc reason) {
 
 void TcpLayer::release(Tcb* t) {
   t->user_attached = false;
+  t->user_closed = true;
   if (t->state != State::kClosed && t->state != State::kTimeWait) shutdown_send(t);
   if (t->state == State::kClosed) mark_output(t);  // freed at the next flush
 }
@@ -490,7 +491,7 @@ void TcpLayer::flush() {
     t->pending_output = false;
     t->next_pending = nullptr;
     if (t->state == State::kClosed) {
-      if (!t->user_attached && t->listener == nullptr) free_tcb(t);
+      if (!t->user_attached && t->listener == nullptr && t->active_ops == 0) free_tcb(t);
       continue;
     }
     output(*t);

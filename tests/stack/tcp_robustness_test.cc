@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "stack/net/bytes.h"
@@ -369,6 +370,75 @@ TEST(TcpRobustness, SenderWaitsOutASillyWindow) {
   auto seg = s.next_sent(&payload);
   ASSERT_TRUE(seg.has_value());
   EXPECT_EQ(payload.size(), 1460u);
+}
+
+// RFC 2525 §2.17 / RFC 1122 §4.2.2.13: close() with received data never read resets the
+// connection (the peer must not believe it was consumed) and says so.
+TEST(TcpRobustness, CloseWithUnreadDataResetsAndReportsIt) {
+  TcpScript s;
+  auto e = s.establish(kPort);
+  s.send(Seg{.flags = flag::kAck | flag::kPsh, .seq = 1001, .ack = e.our_iss + 1,
+             .payload = bytes_of("unread")},
+         kPort);
+  while (s.next_sent()) {
+  }
+  auto r = s.v.reactor.block_on(e.conn.close());
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Errc::kConnectionAborted);
+  EXPECT_NE(r.error().message().find("6 received bytes"), std::string::npos);
+  s.settle();
+  auto rst = s.next_sent();
+  ASSERT_TRUE(rst.has_value());
+  EXPECT_TRUE(rst->has(flag::kRst));
+}
+
+// Data arriving while close() waits for its FIN to be acknowledged has no reader: the
+// connection is reset instead of offering a window nobody drains, and close() reports it.
+TEST(TcpRobustness, DataDuringCloseResetsInsteadOfStalling) {
+  TcpScript s;
+  auto e = s.establish(kPort);
+  std::optional<Result<void>> closed;
+  auto closer = [&]() -> coro::Task<void> { closed = co_await e.conn.close(); };
+  s.v.reactor.spawn(closer());
+  s.settle();
+  auto fin = s.next_sent();
+  ASSERT_TRUE(fin.has_value());
+  ASSERT_TRUE(fin->has(flag::kFin));
+  // The peer has not seen the FIN yet and sends data.
+  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = e.our_iss + 1, .payload = bytes_of("late")},
+         kPort);
+  auto rst = s.next_sent();
+  ASSERT_TRUE(rst.has_value());
+  EXPECT_TRUE(rst->has(flag::kRst));
+  EXPECT_EQ(rst->seq.raw(), e.our_iss + 2);  // SND.MAX: after our FIN
+  EXPECT_EQ(s.tcp.stats().rx_after_close, 1u);
+  ASSERT_TRUE(closed.has_value());
+  ASSERT_FALSE(closed->has_value());
+  EXPECT_EQ(closed->error().code(), Errc::kConnectionAborted);
+}
+
+// A reader suspended in read() while another coroutine closes the connection is woken with an
+// answer, and the TCB outlives it (no use after free under ASan).
+TEST(TcpRobustness, ReaderSuspendedDuringCloseIsWokenSafely) {
+  TcpScript s;
+  auto e = s.establish(kPort);
+  std::optional<Result<std::size_t>> got;
+  auto reader = [&]() -> coro::Task<void> {
+    std::byte b[16];
+    got = co_await e.conn.read(b);
+  };
+  s.v.reactor.spawn(reader());
+  s.settle();
+  ASSERT_FALSE(got.has_value());
+  auto closer = [&]() -> coro::Task<void> { (void)co_await e.conn.close(); };
+  s.v.reactor.spawn(closer());
+  s.settle();
+  // The peer acknowledges our FIN and sends data nobody will read: reset.
+  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = e.our_iss + 2, .payload = bytes_of("x")},
+         kPort);
+  s.settle();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(s.tcp.stats().live_tcbs, 0u);
 }
 
 }  // namespace
