@@ -305,6 +305,17 @@ void TcpLayer::segment_input(Tcb& t, const TcpHeader& h0, std::span<const std::b
   // Second: RST. RFC 5961 §3.2: exactly RCV.NXT resets; elsewhere in the window it only earns a
   // challenge ACK, so a blind attacker must guess the exact number.
   if (h.has(flag::kRst)) {
+    if (t.state == State::kTimeWait) {
+      // RFC 1337 §4 (TW.1): by default a RST does not cut TIME-WAIT short ("assassination").
+      // Where it is allowed (RFC 9293 §3.10.7.4 second), the connection just ends: everything
+      // was received and acknowledged, so it is no error and unread data stays readable.
+      if (config_.rfc1337) {
+        ++stats_.rst_in_time_wait_ignored;
+      } else if (h.seq == nxt) {
+        set_closed(t, std::nullopt);
+      }
+      return;
+    }
     if (h.seq != nxt) {
       challenge_ack(t);
       return;
@@ -471,10 +482,14 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
       }
       break;
     case State::kTimeWait:
-      // A retransmitted FIN: acknowledge it and restart the 2*MSL timeout.
-      t.ack_now = true;
-      mark_output(&t);
-      enter_time_wait(t);
+      // Only a retransmitted FIN earns an ACK and a fresh 2*MSL; a bare ACK (e.g. the other end,
+      // also in TIME-WAIT after a simultaneous close, ACKing ours) gets nothing, or the two
+      // would ACK each other forever.
+      if (h.has(flag::kFin)) {
+        t.ack_now = true;
+        mark_output(&t);
+        enter_time_wait(t);
+      }
       return false;
     default:
       break;

@@ -61,7 +61,9 @@ coro::Task<Result<std::size_t>> Connection::read(std::span<std::byte> buf) {
       std::size_t offered = t.rcv_adv > t.layer.rcv_nxt(t)
                                 ? static_cast<std::size_t>(t.rcv_adv - t.layer.rcv_nxt(t))
                                 : 0;
-      if (t.rcvbuf.window() >= offered + step && before < offered + step) {
+      // (Not after the peer's FIN: it sends nothing more, and from TIME-WAIT the update would
+      // only draw a RST from a peer that has already gone.)
+      if (!t.peer_closed && t.rcvbuf.window() >= offered + step && before < offered + step) {
         t.ack_now = true;
         t.layer.mark_output(&t);
       }

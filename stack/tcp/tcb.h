@@ -50,7 +50,8 @@ struct TcpConfig {
   CcAlgorithm congestion_control = CcAlgorithm::kCubic;
   bool timestamps = true;  // RFC 7323 §3: offered on our SYNs
   bool sack = true;        // RFC 2018: SACK-permitted offered on our SYNs
-  bool syn_cookies = true;  // RFC 4987 §3.6: answer SYNs statelessly when the queue is full
+  bool syn_cookies = true;
+  bool rfc1337 = true;  // ignore RSTs in TIME-WAIT (RFC 1337 §4) rather than close early  // RFC 4987 §3.6: answer SYNs statelessly when the queue is full
   std::uint32_t challenge_ack_limit = 1000;  // per second per core (RFC 5961 §7)
   // RFC 9293 §3.8.4 / RFC 5482: data unacknowledged this long closes the connection (timed
   // out); zero leaves it to max_retries.

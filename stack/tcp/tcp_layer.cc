@@ -195,9 +195,14 @@ void TcpLayer::close_listener(ListenerState* l) {
     abort(t, Errc::kConnectionAborted);
     release(t);
   }
-  // Embryonic children forget their listener; they are reset if they complete.
+  // Half-open children have nobody to accept them any more: reset them too.
+  std::vector<Tcb*> children;
   for (auto& [k, t] : table_) {
-    if (t->listener == l) t->listener = nullptr;
+    if (t->listener == l) children.push_back(t);
+  }
+  for (Tcb* t : children) {
+    abort(t, Errc::kConnectionAborted);  // (set_closed forgets the listener; freed at flush)
+    t->listener = nullptr;
   }
   delete l;
 }

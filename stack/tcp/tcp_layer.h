@@ -43,6 +43,7 @@ struct TcpStats {
   std::uint64_t rx_direct_bytes = 0;    // copied straight into a waiting reader's buffer
   std::uint64_t rx_held_bytes = 0;      // kept in their packets until read (no ring copy)
   std::uint64_t rx_ring_bytes = 0;      // copied into the receive ring (read out: a 2nd copy)
+  std::uint64_t rst_in_time_wait_ignored = 0;  // RFC 1337
   std::uint64_t rx_after_close = 0;     // data for a closed handle: answered with RST
   std::uint64_t rx_memory_drops = 0;    // segments dropped at the per-core receive memory cap
   std::uint64_t tx_zero_copy_bytes = 0;  // sent as views of the send buffer

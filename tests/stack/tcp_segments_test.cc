@@ -331,8 +331,26 @@ TEST(TcpSegments, RstToAListenerIsIgnored) {
   EXPECT_EQ(r->flags, flag::kSyn | flag::kAck);
 }
 
-TEST(TcpSegments, RstInTimeWaitClosesIt) {
+TEST(TcpSegments, RstInTimeWaitIsIgnoredByDefault) {
+  // RFC 1337 §4: TIME-WAIT is not assassinated by a RST.
   TcpScript s;
+  auto e = s.establish(kPort);
+  (void)e.conn.shutdown();
+  s.settle();
+  auto fin = s.next_sent();
+  ASSERT_TRUE(fin);
+  s.send(Seg{.flags = flag::kAck | flag::kFin, .seq = 1001, .ack = fin->seq.raw() + 1}, kPort);
+  ASSERT_EQ(e.conn.state(), State::kTimeWait);
+  s.send(Seg{.flags = flag::kRst, .seq = 1002}, kPort);
+  EXPECT_EQ(e.conn.state(), State::kTimeWait);
+  EXPECT_EQ(s.tcp.stats().rst_in_time_wait_ignored, 1u);
+}
+
+TEST(TcpSegments, RstInTimeWaitClosesItWhenAssassinationIsAllowed) {
+  // RFC 9293 §3.10.7.4 second, with rfc1337 off: the connection ends, without an error.
+  stack::tcp::TcpConfig cfg;
+  cfg.rfc1337 = false;
+  TcpScript s(cfg);
   auto e = s.establish(kPort);
   (void)e.conn.shutdown();
   s.settle();
@@ -343,6 +361,10 @@ TEST(TcpSegments, RstInTimeWaitClosesIt) {
   s.send(Seg{.flags = flag::kRst, .seq = 1002}, kPort);  // RFC 9293 §3.10.7.4 second
   EXPECT_EQ(e.conn.state(), State::kClosed);
   EXPECT_EQ(s.tcp.stats().time_wait, 0u);
+  std::byte b[4];
+  auto r = s.v.reactor.block_on(e.conn.read(b));
+  ASSERT_TRUE(r.has_value());  // EOF, not "reset": the stream was complete
+  EXPECT_EQ(*r, 0u);
 }
 
 TEST(TcpSegments, SimultaneousCloseReachesTimeWaitThenClosed) {
