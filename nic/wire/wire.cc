@@ -120,30 +120,33 @@ std::size_t WireDevice::tx_burst(std::uint16_t queue, std::span<Packet* const> p
 }
 
 void WireDevice::deliver(const Impairer::Delivery& d) {
-  std::uint16_t q = 0;
-  std::optional<std::uint32_t> hash;
-  if (steer_) {
-    Steering s = steer_(*d.packet, config_.queues);
-    q = static_cast<std::uint16_t>(s.queue % config_.queues);
-    hash = s.rss_hash;
+  Steering s;
+  if (steer_) s = steer_(*d.packet, config_.queues);
+  if (s.all_queues) {
+    for (std::uint16_t q = 0; q < config_.queues; ++q) deliver_to(*d.packet, q, s.rss_hash, d.at);
+  } else {
+    deliver_to(*d.packet, static_cast<std::uint16_t>(s.queue % config_.queues), s.rss_hash, d.at);
   }
+  PacketPool::free(d.packet);  // the sender's buffer: its "tx descriptor" completes on arrival
+}
+
+void WireDevice::deliver_to(const Packet& frame, std::uint16_t q,
+                            std::optional<std::uint32_t> hash, coro::TimePoint at) {
   QueueStats& qs = rx_stats_[q];
-  const std::size_t size = d.packet->chain_size();
+  const std::size_t size = frame.chain_size();
   if (rx_rings_[q].full()) {
     ++qs.drops;
     ++stats_.rx_ring_full;
-    PacketPool::free(d.packet);
     return;
   }
-  Packet* copy = copy_frame(*d.packet, *pools_[q]);
-  PacketPool::free(d.packet);  // the sender's buffer: its "tx descriptor" completes on arrival
+  Packet* copy = copy_frame(frame, *pools_[q]);
   if (copy == nullptr) {
     ++qs.drops;
     ++stats_.rx_no_buffer;
     return;
   }
   copy->meta.queue = q;
-  copy->meta.timestamp_ns = since_epoch_ns(d.at);
+  copy->meta.timestamp_ns = since_epoch_ns(at);
   if (hash) {
     copy->meta.flags |= offload::kRssHashValid;
     copy->meta.rss_hash = *hash;

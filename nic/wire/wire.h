@@ -50,6 +50,9 @@ struct WireEndConfig {
 struct Steering {
   std::uint16_t queue = 0;
   std::optional<std::uint32_t> rss_hash;
+  // Deliver a copy to every queue (e.g. ARP, so that each shared-nothing engine learns its
+  // neighbours; a NIC does this with a flow rule or by replicating to all queues).
+  bool all_queues = false;
 };
 using SteeringFn = std::function<Steering(const Packet& frame, std::uint16_t queues)>;
 
@@ -102,6 +105,8 @@ class WireDevice final : public Device {
   // Moves frames that have arrived by `now` from the peer's outbound queue into our rx rings.
   void pull_arrivals(coro::TimePoint now);
   void deliver(const Impairer::Delivery& d);
+  void deliver_to(const Packet& frame, std::uint16_t q, std::optional<std::uint32_t> hash,
+                  coro::TimePoint at);
 
   coro::Clock& clock_;
   WireEndConfig config_;

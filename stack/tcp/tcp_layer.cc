@@ -225,7 +225,25 @@ Result<Tcb*> TcpLayer::open(Endpoint remote, std::uint16_t local_port, BufferSiz
   }
   if (auto r = check_buffer_sizes(sizes); !r) return r.error();
   Endpoint local{engine_.address(), local_port};
-  if (local_port == 0) {
+  if (local_port == 0 && port_selector_ != nullptr) {
+    // RSS: only ports whose reply hash lands on this engine's queue (mTCP's per-core port
+    // choice), so the SYN-ACK and everything after it arrive on the core that owns the TCB.
+    const nic::rss::ActiveOpen open{.local_addr = local.addr.raw(),
+                                    .remote_addr = remote.addr.raw(),
+                                    .remote_port = remote.port,
+                                    .queue = engine_.config().queue,
+                                    .range = {},
+                                    .hint = next_ephemeral_++};
+    auto port = port_selector_->select(open, [&](std::uint16_t p) {
+      return lookup({remote.addr.raw(), remote.port, p}) == nullptr && listeners_.count(p) == 0;
+    });
+    if (!port) {
+      return Error(Errc::kAddressInUse,
+                   "no free local port whose replies reach queue " +
+                       std::to_string(engine_.config().queue) + " for " + remote.to_string());
+    }
+    local.port = *port;
+  } else if (local_port == 0) {
     // Ephemeral range 32768-60999 (like Linux); the first free one after the last used.
     for (int tries = 0; tries < 28232; ++tries) {
       std::uint16_t p = next_ephemeral_;

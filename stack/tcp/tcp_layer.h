@@ -15,6 +15,7 @@
 
 #include "nic/packet.h"
 #include "nic/packet_pool.h"
+#include "nic/rss/port_selector.h"
 #include "stack/engine.h"
 #include "stack/tcp/header.h"
 #include "stack/tcp/seq.h"
@@ -128,6 +129,9 @@ class TcpLayer {
   void mark_output(Tcb* t);
 
   Engine& engine() { return engine_; }
+  // Multi-queue devices steer flows by RSS: with a selector, connect() picks local ports whose
+  // replies land on this engine's queue. The selector must outlive the layer (or be reset).
+  void set_port_selector(const nic::rss::PortSelector* selector) { port_selector_ = selector; }
   // The per-core pool send buffers take their chunks from.
   nic::PacketPool& send_chunks() { return *chunks_; }
   // Writers wait here when the send pool is empty; woken at a flush once chunks are back.
@@ -235,6 +239,7 @@ class TcpLayer {
   // The segment being processed while input() still owns it: process_data may take it (held
   // in the receive buffer), leaving null.
   nic::Packet* rx_packet_ = nullptr;
+  const nic::rss::PortSelector* port_selector_ = nullptr;
 };
 
 }  // namespace coronet::stack::tcp
