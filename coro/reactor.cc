@@ -153,8 +153,9 @@ bool Reactor::run_once() {
   ++stats_.iterations;
   now_ = clock_->now();
   bool progress = false;
-  // 1. Poll sources: they complete suspensions (flow events) into the run queue.
-  for (PollSource* s : sources_) progress |= s->poll();
+  // 1. Poll sources: they complete suspensions (flow events) into the run queue. By index: a
+  //    source may add or remove sources from its poll() (e.g. a driver created by submit_to).
+  for (std::size_t i = 0; i < sources_.size(); ++i) progress |= sources_[i]->poll();
   // 2. Resume one batch: everything ready now. What becomes ready meanwhile waits for the next
   //    iteration, so a ping-pong of coroutines cannot starve the sources.
   std::size_t batch = ready_.size();
@@ -213,7 +214,7 @@ bool Reactor::idle_wait() {
   sleeping_.exchange(1, std::memory_order_acq_rel);  // pairs with wake_if_sleeping()
   std::uint32_t seq = wake_seq_.load();
   bool work = false;
-  for (PollSource* s : sources_) work |= s->poll();
+  for (std::size_t i = 0; i < sources_.size(); ++i) work |= sources_[i]->poll();
   if (!work && ready_.empty() && !stop_requested()) {
     ++stats_.sleeps;
     timespec ts{};

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <sstream>
 #include <string>
+#include <memory>
 #include <vector>
 
 #include "coro/event.h"
@@ -223,6 +224,37 @@ TEST(Reactor, PollSourcesRunEveryIterationAndFeedTheRunQueue) {
   EXPECT_EQ(v.reactor.block_on(consumer(src)), 3);
   EXPECT_GE(src.polls, 3);
   v.reactor.remove_poll_source(&src);
+}
+
+// A source may add and remove sources from inside its own poll() (a driver created by a
+// function that runs inside the cross-core poll): the iteration survives, and the new source is
+// polled from then on.
+TEST(Reactor, PollSourcesMayBeAddedAndRemovedFromInsideAPoll) {
+  VirtualReactor v;
+  CountingSource late(0);
+  struct Spawner : PollSource {
+    Reactor* r = nullptr;
+    PollSource* add = nullptr;
+    int polls = 0;
+    bool poll() override {
+      if (++polls == 1) {
+        for (int i = 0; i < 64; ++i) r->add_poll_source(add);  // (added once; may reallocate)
+        r->remove_poll_source(this);
+      }
+      return false;
+    }
+  } spawner;
+  std::vector<std::unique_ptr<CountingSource>> filler;
+  for (int i = 0; i < 40; ++i) filler.push_back(std::make_unique<CountingSource>(0));
+  for (auto& f : filler) v.reactor.add_poll_source(f.get());
+  spawner.r = &v.reactor;
+  spawner.add = &late;
+  v.reactor.add_poll_source(&spawner);
+  for (int i = 0; i < 3; ++i) v.reactor.run_once();
+  EXPECT_EQ(spawner.polls, 1);
+  EXPECT_GE(late.polls, 2);
+  for (auto& f : filler) v.reactor.remove_poll_source(f.get());
+  v.reactor.remove_poll_source(&late);
 }
 
 }  // namespace
