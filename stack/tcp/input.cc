@@ -601,16 +601,13 @@ bool TcpLayer::try_hold(Tcb& t, SeqNum seq, std::span<const std::byte> payload) 
 
 bool TcpLayer::take_rtt_sample(Tcb& t, const TcpHeader& h) {
   const coro::TimePoint now = engine_.reactor().now();
-  if (t.rexmit_high) {
-    if (t.snd_una <= *t.rexmit_high) {
-      // This ACK covers retransmitted data: its echoed timestamp may be the original copy's
-      // (sent before the timeout), which would count the whole wait as path delay. Karn's rule
-      // (RFC 6298 §3) applies to timestamp samples here too.
+  if (t.ts_ok && h.options.ts_ecr && *h.options.ts_ecr != 0) {
+    // An echo older than our last retransmission may be the original copy's timestamp on an
+    // ACK the retransmission drew: it would count the whole wait as path delay. Such echoes give
+    // no sample (Karn's rule, RFC 6298 §3, for RFC 7323 RTTM); newer ones are exact.
+    if (t.rexmit_ts && static_cast<std::int32_t>(*h.options.ts_ecr - *t.rexmit_ts) < 0) {
       return false;
     }
-    t.rexmit_high.reset();
-  }
-  if (t.ts_ok && h.options.ts_ecr && *h.options.ts_ecr != 0) {
     // RFC 7323 §4.1: the echoed timestamp times the segment it was sent on, retransmitted or not
     // (no Karn ambiguity). One sample per round trip keeps RFC 6298's gains meaningful
     // (RFC 7323 Appendix G).
@@ -693,7 +690,7 @@ bool TcpLayer::retransmit(Tcb& t, SeqNum seq, std::uint32_t max_len) {
   if (n == 0 && (flags & flag::kFin) == 0) return false;
   send_segment(t, seq, n, flags);
   ++stats_.tx_retransmits;
-  t.rexmit_high = seq_max(t.rexmit_high.value_or(seq), seq + n);
+  if (t.ts_ok) t.rexmit_ts = ts_clock(t);
   if (t.rtt_seq && !t.ts_ok && seq <= *t.rtt_seq) t.rtt_seq.reset();  // Karn
   const SeqNum end = seq + n + ((flags & flag::kFin) != 0 ? 1u : 0u);
   if (t.in_recovery) {

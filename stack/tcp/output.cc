@@ -396,7 +396,7 @@ void TcpLayer::on_rexmit_timeout(Tcb& t) {
   t.dupacks = 0;
   if (t.backoff >= 2) t.scoreboard.clear();
   t.snd_nxt = t.snd_una;  // the FIN, if sent, goes again with (or after) the data before it
-  t.rexmit_high = t.snd_max;  // everything outstanding may be sent again: no RTT samples on it
+  if (t.ts_ok) t.rexmit_ts = ts_clock(t);  // echoes older than this give no RTT sample
   arm_rexmit(t);
   if (t.snd_wnd == 0) {
     // Zero window: the retransmission is the next probe.

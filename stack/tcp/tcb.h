@@ -122,7 +122,7 @@ struct Tcb {
   coro::Duration rto{};
   bool have_rtt = false;
   std::optional<SeqNum> rtt_seq;  // segment being timed (Karn: never a retransmitted one)
-  std::optional<SeqNum> rexmit_high;  // end of data resent since the last clean ACK (Karn)
+  std::optional<std::uint32_t> rexmit_ts;  // timestamp clock at the last retransmission (Karn)
   coro::TimePoint rtt_start{};
   unsigned backoff = 0;  // consecutive RTO expiries (kept until a valid RTT sample: Karn)
   bool syn_retransmitted = false;  // RFC 6298 §5.7

@@ -14,7 +14,6 @@
 #include "tests/stack/sim_hosts.h"
 
 namespace coronet::testing {
-namespace {
 
 sockaddr_in to_sockaddr(stack::Endpoint e) {
   sockaddr_in a{};
@@ -23,6 +22,9 @@ sockaddr_in to_sockaddr(stack::Endpoint e) {
   a.sin_addr.s_addr = htonl(e.addr.raw());
   return a;
 }
+
+namespace {
+
 
 void set_timeouts(int fd) {
   timeval tv{10, 0};

@@ -6,11 +6,15 @@
 #include <cstdint>
 #include <future>
 
+#include <netinet/in.h>
+
 #include "stack/net/ipv4_addr.h"
 #include "tests/netns/netns.h"
 
 namespace coronet::testing {
 
+// The socket address of `e` (network byte order).
+sockaddr_in to_sockaddr(stack::Endpoint e);
 // Connects to `to`; the socket fd or -1.
 int kernel_connect(stack::Endpoint to);
 // Listens on `at`; the socket fd or -1.
