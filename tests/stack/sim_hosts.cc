@@ -4,17 +4,17 @@
 
 namespace coronet::testing {
 
-namespace {
-nic::WireEndConfig end_config(const char* name, std::uint8_t last, nic::ImpairmentConfig imp) {
+nic::WireEndConfig end_config(const char* name, std::uint8_t last, nic::ImpairmentConfig imp,
+                              std::uint16_t queues) {
   nic::WireEndConfig c;
   c.name = name;
   c.mac = nic::MacAddress({0x02, 0, 0, 0, 0, last});
+  c.queues = queues;
   c.pool = nic::PacketPoolConfig{.name = std::string(name) + "-rx", .count = 8192};
   c.rx_ring_size = 4096;
   c.tx_impairment = imp;
   return c;
 }
-}  // namespace
 
 SimPair::SimPair(nic::ImpairmentConfig a_to_b, nic::ImpairmentConfig b_to_a,
                  stack::tcp::TcpConfig tcp_config) {

@@ -14,6 +14,11 @@
 
 namespace coronet::testing {
 
+// One end of a simulation wire: MAC 02:00:00:00:00:<last>, an 8192-buffer pool per queue, a
+// 4096-frame rx ring, `imp` on what it transmits.
+nic::WireEndConfig end_config(const char* name, std::uint8_t last, nic::ImpairmentConfig imp = {},
+                              std::uint16_t queues = 1);
+
 struct SimHost {
   SimHost(coro::Reactor& reactor, nic::Device& dev, stack::Ipv4Address addr,
           stack::tcp::TcpConfig tcp_config)

@@ -69,16 +69,6 @@ constexpr std::size_t kRecvBuffer = 24 * 1024;
 // Wireshark's expert severities (epan/proto.h PI_*), as -T fields prints them.
 constexpr long kSeverityError = 0x00800000;
 
-nic::WireEndConfig end_config(const char* name, std::uint8_t last, nic::ImpairmentConfig imp) {
-  nic::WireEndConfig c;
-  c.name = name;
-  c.mac = nic::MacAddress({0x02, 0, 0, 0, 0, last});
-  c.pool = nic::PacketPoolConfig{.name = std::string(name) + "-rx", .count = 8192};
-  c.rx_ring_size = 4096;
-  c.tx_impairment = imp;
-  return c;
-}
-
 nic::ImpairmentConfig lossy(std::uint64_t seed) {
   nic::ImpairmentConfig imp;
   imp.loss = 0.04;

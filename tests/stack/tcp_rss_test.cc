@@ -18,6 +18,7 @@
 #include "stack/net/bytes.h"
 #include "stack/tcp/socket.h"
 #include "stack/tcp/tcp_layer.h"
+#include "tests/stack/sim_hosts.h"
 
 namespace coronet::testing {
 namespace {
@@ -26,22 +27,13 @@ constexpr stack::Ipv4Address kAddrA{198, 18, 0, 1};  // the sharded host
 constexpr stack::Ipv4Address kAddrB{198, 18, 0, 2};  // its single-engine peer
 constexpr std::uint16_t kQueues = 2;
 
-nic::WireEndConfig end(const char* name, std::uint8_t last, std::uint16_t queues) {
-  nic::WireEndConfig c;
-  c.name = name;
-  c.mac = nic::MacAddress({0x02, 0, 0, 0, 0, last});
-  c.queues = queues;
-  c.pool = nic::PacketPoolConfig{.name = std::string(name) + "-rx", .count = 8192};
-  c.rx_ring_size = 4096;
-  return c;
-}
-
 struct Sharded {
   Sharded()
       : hash(nic::rss::kSymmetricKey),
         reta(nic::rss::Reta::round_robin(kQueues)),
         selector(hash, reta) {
-    wire = std::make_unique<nic::Wire>(v.clock, end("a", 1, kQueues), end("b", 2, 1));
+    wire = std::make_unique<nic::Wire>(v.clock, end_config("a", 1, {}, kQueues),
+                                       end_config("b", 2));
     // The NIC: ARP to every queue; IPv4 TCP by the Toeplitz hash of its 4-tuple.
     wire->a().set_steering([this](const nic::Packet& f, std::uint16_t) {
       nic::Steering s;
