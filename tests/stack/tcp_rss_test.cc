@@ -66,7 +66,8 @@ struct Sharded {
   ~Sharded() { v.reactor.shutdown(); }
 
   struct Host {
-    Host(coro::Reactor& r, nic::Device& dev, stack::EngineConfig cfg) : engine(r, dev, cfg), tcp(engine) {}
+    Host(coro::Reactor& r, nic::Device& dev, stack::EngineConfig cfg)
+        : engine(r, dev, cfg), tcp(engine) {}
     stack::Engine engine;
     stack::tcp::TcpLayer tcp;
   };
