@@ -136,6 +136,7 @@ void TcpLayer::apply_syn_options(Tcb& t, const TcpHeader& h) {
     t.snd_mss = static_cast<std::uint16_t>(std::max(64, t.snd_mss - 12));
   }
   t.sack_ok = config_.sack && h.options.sack_permitted;
+  t.rack_on = t.sack_ok && config_.rack;  // RFC 8985 needs SACK
   // RFC 7323 §2.2: scaling is on only when both SYNs carry the option; shifts above 14 are 14.
   if (h.options.window_scale) {
     t.wscale_ok = true;
@@ -291,6 +292,7 @@ void TcpLayer::segment_input(Tcb& t, const TcpHeader& h0, std::span<const std::b
   }
   if (!acceptable) {
     ++stats_.rx_out_of_window;
+    if (plen > 0 && h.seq + plen <= nxt) note_duplicate(t, h.seq, h.seq + plen);
     if (!h.has(flag::kRst)) {  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop
       t.ack_now = true;
       mark_output(&t);
@@ -414,6 +416,8 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
     }
     mark_output(&t);  // the window moved: more may be sent
   }
+  // RACK-TLP (RFC 8985): deliveries, D-SACKs, the probe episode, and what is now deemed lost.
+  const std::uint32_t rack_lost = t.rack_on ? rack_on_ack(t, h, acked, plen) : 0;
   // Duplicate ACKs: RFC 5681 §2 without SACK; with SACK, RFC 6675 §2 counts an ACK that SACKs
   // new data.
   // A closed window is no loss signal: repeated answers to a window probe are not duplicates.
@@ -423,11 +427,20 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
                  : plen == 0 && !h.has(flag::kFin) && peer_wnd == t.snd_wnd);
   if (t.in_recovery) {
     if (h.ack >= t.recover) {
-      // Recovery ends (RFC 6582 §3.2 step 3 full ACK; RFC 6675 §5; RFC 6937 §3: cwnd = ssthresh).
+      // Recovery ends (RFC 6582 §3.2 step 3 full ACK; RFC 6675 §5; RFC 6937 §3: cwnd =
+      // ssthresh). After a timeout cwnd has grown back by slow start and stays.
       t.in_recovery = false;
       t.dupacks = 0;
-      t.cc.cwnd = t.cc.ssthresh;
-      t.cc.bytes_acked = 0;
+      if (!t.rto_recovery) {
+        t.cc.cwnd = t.cc.ssthresh;
+        t.cc.bytes_acked = 0;
+        t.rack.on_recovery_end();
+      }
+      t.rto_recovery = false;
+    } else if (t.rto_recovery) {
+      // RFC 5681 §3.1 after a timeout: slow start while the lost segments are resent.
+      if (acked > 0) cc_on_ack(t.cc, acked, t.snd_mss, engine_.reactor().now(), t.srtt);
+      mark_output(&t);
     } else {
       if (dupack) ++t.dupacks;
       if (!t.sack_ok && acked > 0) {
@@ -450,9 +463,17 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
     if (dupack) {
       ++t.dupacks;
       // RFC 5681 §3.2 / RFC 6675 §5: three duplicate ACKs, or SACK showing the first unacked
-      // segment lost, start fast retransmit and recovery.
+      // segment lost, start fast retransmit and recovery (with RACK, RACK decides below).
       bool lost = t.sack_ok && t.scoreboard.lost_boundary(t.snd_una, t.snd_mss) > t.snd_una;
-      if (t.dupacks >= SackScoreboard::kDupThresh || lost) enter_recovery(t);
+      if (!t.rack_on && (t.dupacks >= SackScoreboard::kDupThresh || lost)) enter_recovery(t);
+    }
+  }
+  // RFC 8985 §6.2: a segment deemed lost starts fast recovery (or, in one, is resent).
+  if (rack_lost > 0) {
+    if (!t.in_recovery) {
+      enter_recovery(t);
+    } else {
+      mark_output(&t);
     }
   }
   // Window update (RFC 9293 §3.10.7.4: SND.WL1/WL2 rule).
@@ -464,6 +485,8 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
     t.max_snd_wnd = std::max(t.max_snd_wnd, t.snd_wnd);
     if (opened) mark_output(&t);
   }
+  // RFC 8985 §7.2: an ACK of new data restarts the probe timer.
+  if (t.rack_on && acked > 0) schedule_tlp(t);
   // Our FIN acknowledged?
   bool fin_acked = t.fin_seq && t.snd_una > *t.fin_seq;
   if (fin_acked) t.closers.wake_all();
@@ -522,6 +545,19 @@ void TcpLayer::process_data(Tcb& t, const TcpHeader& h, std::span<const std::byt
     return;
   }
   SeqNum seq = h.seq;
+  if (!payload.empty()) {
+    // RFC 2883 §4: data we hold already (below RCV.NXT, or inside an out-of-order island).
+    const SeqNum end = seq + static_cast<std::uint32_t>(payload.size());
+    const SeqNum next = t.rcvbuf.next();
+    if (seq < next) {
+      note_duplicate(t, seq, seq_min(end, next));
+    } else {
+      for (std::size_t i = 0; i < t.rcvbuf.ooo_ranges(); ++i) {
+        auto [l, r] = t.rcvbuf.ooo_range(i);
+        if (l <= seq && end <= r) note_duplicate(t, seq, end);
+      }
+    }
+  }
   if (!payload.empty() && t.direct_buf.size() > t.direct_filled && seq == t.rcvbuf.next() &&
       t.rcvbuf.readable() == 0 && !t.rcvbuf.has_out_of_order()) {
     // A reader is waiting: hand it the bytes directly (the packet is the only other copy).
@@ -580,6 +616,15 @@ void TcpLayer::process_data(Tcb& t, const TcpHeader& h, std::span<const std::byt
   if (t.peer_fin && !t.peer_closed && *t.peer_fin == t.rcvbuf.next()) process_fin(t);
 }
 
+void TcpLayer::note_duplicate(Tcb& t, SeqNum left, SeqNum right) {
+  if (!t.sack_ok || left >= right) return;
+  t.dsack_pending = true;
+  t.dsack_left = left;
+  t.dsack_right = right;
+  t.ack_now = true;
+  mark_output(&t);
+}
+
 bool TcpLayer::try_hold(Tcb& t, SeqNum seq, std::span<const std::byte> payload) {
   // One copy on receive without a waiting reader: keep the packet itself in the window rather
   // than copying its bytes into the ring. Only for sizeable segments (a packet buffer for a few
@@ -626,78 +671,6 @@ bool TcpLayer::take_rtt_sample(Tcb& t, const TcpHeader& h) {
     return true;
   }
   return false;
-}
-
-void TcpLayer::enter_recovery(Tcb& t) {
-  // RFC 6675 §5 steps 4.1-4.3 (RFC 5681 §3.2 steps 2-3 without SACK); ssthresh from the
-  // connection's congestion control; PRR (RFC 6937 §3) paces what follows.
-  const auto flight = static_cast<std::uint32_t>(t.snd_max - t.snd_una);
-  cc_on_loss(t.cc, flight, t.snd_mss);
-  t.in_recovery = true;
-  t.recover = t.snd_max;
-  t.high_rxt = t.snd_una;
-  t.prr_delivered = 0;
-  t.prr_out = 0;
-  t.recover_fs = flight;
-  ++stats_.fast_retransmits;
-  ++stats_.recoveries;
-  retransmit(t, t.snd_una, t.snd_mss);  // the fast retransmit goes regardless of cwnd
-  prr_update(t, 0);
-  mark_output(&t);
-}
-
-std::uint32_t TcpLayer::pipe(const Tcb& t) const {
-  if (t.sack_ok) {
-    SeqNum lost = t.scoreboard.lost_boundary(t.snd_una, t.snd_mss);
-    return t.scoreboard.pipe(t.snd_una, t.snd_max, lost, t.high_rxt);
-  }
-  // Without SACK (RFC 6675 §5 note / RFC 6937 §3): every duplicate ACK is a segment gone.
-  const auto flight = static_cast<std::uint32_t>(t.snd_max - t.snd_una);
-  const std::uint32_t gone = t.dupacks * std::uint32_t{t.snd_mss};
-  return flight > gone ? flight - gone : 0;
-}
-
-void TcpLayer::prr_update(Tcb& t, std::uint32_t delivered) {
-  // RFC 6937 §3: proportional rate reduction while pipe > ssthresh, then slow-start reduction
-  // bound (PRR-SSRB) up to ssthresh.
-  t.prr_delivered += delivered;
-  const std::int64_t pipe_now = pipe(t);
-  const std::int64_t ssthresh = t.cc.ssthresh;
-  std::int64_t sndcnt;
-  if (pipe_now > ssthresh) {
-    const std::int64_t fs = std::max<std::uint32_t>(t.recover_fs, 1);
-    sndcnt = (static_cast<std::int64_t>(t.prr_delivered) * ssthresh + fs - 1) / fs - t.prr_out;
-  } else {
-    const std::int64_t limit =
-        std::max<std::int64_t>(static_cast<std::int64_t>(t.prr_delivered) - t.prr_out,
-                               delivered) +
-        t.snd_mss;
-    sndcnt = std::min(ssthresh - pipe_now, limit);
-  }
-  sndcnt = std::max<std::int64_t>(sndcnt, 0);
-  t.cc.cwnd = static_cast<std::uint32_t>(pipe_now + sndcnt);
-}
-
-bool TcpLayer::retransmit(Tcb& t, SeqNum seq, std::uint32_t max_len) {
-  // Only what was sent before is sent again (never new data, e.g. behind a window probe).
-  SeqNum data_end = seq_min(t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size()), t.snd_max);
-  std::uint32_t n = data_end > seq
-                        ? std::min<std::uint32_t>(max_len, static_cast<std::uint32_t>(data_end - seq))
-                        : 0;
-  // Past the data only the FIN is left to resend.
-  std::uint8_t flags = flag::kAck;
-  if (t.fin_seq && seq + n == *t.fin_seq) flags |= flag::kFin;
-  if (n == 0 && (flags & flag::kFin) == 0) return false;
-  send_segment(t, seq, n, flags);
-  ++stats_.tx_retransmits;
-  if (t.ts_ok) t.rexmit_ts = ts_clock(t);
-  if (t.rtt_seq && !t.ts_ok && seq <= *t.rtt_seq) t.rtt_seq.reset();  // Karn
-  const SeqNum end = seq + n + ((flags & flag::kFin) != 0 ? 1u : 0u);
-  if (t.in_recovery) {
-    t.high_rxt = seq_max(t.high_rxt, end);
-    t.prr_out += n;
-  }
-  return true;
 }
 
 void TcpLayer::ack_in_order_data(Tcb& t, bool immediately) {

@@ -32,6 +32,14 @@ void finish_checksum(Engine& engine, nic::Packet* p, Endpoint local, Endpoint re
 }  // namespace
 
 void TcpLayer::send_segment(Tcb& t, SeqNum seq, std::uint32_t len, std::uint8_t flags) {
+  bool syn = (flags & flag::kSyn) != 0;
+  const bool fin = (flags & flag::kFin) != 0;
+  if (t.rack_on && !syn && (len > 0 || fin)) {
+    // RACK's transmission log (RFC 8985 §5.2), even when the packet cannot be built below:
+    // sequence space handed out counts as sent (and lost).
+    t.seglog.on_send(seq, len + (fin ? 1u : 0u), engine_.reactor().now(),
+                     t.ts_ok ? ts_clock(t) : 0u);
+  }
   nic::Packet* p = engine_.alloc_tx();
   if (p == nullptr) {
     ++stats_.tx_no_buffer;  // the retransmission timer recovers
@@ -42,7 +50,6 @@ void TcpLayer::send_segment(Tcb& t, SeqNum seq, std::uint32_t len, std::uint8_t 
   h.dst_port = t.remote.port;
   h.seq = seq;
   h.flags = flags;
-  bool syn = (flags & flag::kSyn) != 0;
   if ((flags & flag::kAck) != 0) h.ack = rcv_nxt(t);
   // RFC 7323 §3.2: timestamps on the SYN when we offer them, on everything else once agreed.
   const bool active_open = t.state == State::kSynSent;
@@ -62,7 +69,8 @@ void TcpLayer::send_segment(Tcb& t, SeqNum seq, std::uint32_t len, std::uint8_t 
     }
   }
   h.window = advertised_window(t, syn);
-  if (!syn && (flags & flag::kAck) != 0 && t.sack_ok && t.rcvbuf.has_out_of_order()) {
+  if (!syn && (flags & flag::kAck) != 0 && t.sack_ok &&
+      (t.rcvbuf.has_out_of_order() || t.dsack_pending)) {
     fill_sack_blocks(t, h.options, len);
   }
   std::uint32_t hlen = kMinHeader + options_length(h.options);
@@ -126,6 +134,17 @@ void TcpLayer::fill_sack_blocks(Tcb& t, TcpOptions& o, std::uint32_t payload) {
     if (t.last_ooo_seq.in_range(l, r)) first = i;
   }
   std::uint8_t n = 0;
+  if (t.dsack_pending && fit > 0) {
+    // RFC 2883 §4: the duplicate goes first, reported once, followed by the island holding it
+    // when there is one.
+    o.sack[n++] = {t.dsack_left, t.dsack_right};
+    for (std::size_t i = 0; i < islands; ++i) {
+      auto [l, r] = t.rcvbuf.ooo_range(i);
+      if (l <= t.dsack_left && t.dsack_right <= r) first = i;
+    }
+    t.dsack_pending = false;
+    ++stats_.dsacks_sent;
+  }
   auto put = [&](std::size_t i) {
     if (n >= fit) return;
     auto [l, r] = t.rcvbuf.ooo_range(i);
@@ -189,30 +208,17 @@ void TcpLayer::send_control(Endpoint local, Endpoint remote, const TcpHeader& h)
 }
 
 void TcpLayer::output(Tcb& t) {
-  bool can_send_data = t.state == State::kEstablished || t.state == State::kCloseWait ||
-                       t.state == State::kFinWait1 || t.state == State::kClosing ||
-                       t.state == State::kLastAck;
   bool sent = false;
-  if (can_send_data) {
+  bool sent_new = false;
+  if (can_send_data(t.state)) {
     // RFC 5681 §4.1 / RFC 9438 §5.8: after an idle period longer than the RTO, restart from
     // the initial window.
     if (t.snd_nxt == t.snd_una && t.last_send != coro::TimePoint{} &&
         engine_.reactor().now() - t.last_send > t.rto) {
       cc_after_idle(t.cc, config_.initial_window_segments * std::uint32_t{t.snd_mss});
     }
-    // RFC 6675 §5 step (C) NextSeg rule 1: while pipe leaves room in cwnd, resend the lost
-    // holes the scoreboard shows, lowest first, each once per recovery (above HighRxt).
-    if (t.in_recovery && t.sack_ok) {
-      while (pipe(t) < t.cc.cwnd) {
-        SeqNum lost = t.scoreboard.lost_boundary(t.snd_una, t.snd_mss);
-        SeqNum seq;
-        SeqNum hole_end;
-        if (!t.scoreboard.next_lost(t.high_rxt, t.snd_una, lost, &seq, &hole_end)) break;
-        auto n = std::min<std::uint32_t>(t.snd_mss, static_cast<std::uint32_t>(hole_end - seq));
-        if (!retransmit(t, seq, n)) break;
-        sent = true;
-      }
-    }
+    // RFC 6675 §5 step (C) NextSeg rule 1: what is deemed lost goes first.
+    if (t.in_recovery && t.sack_ok) sent = retransmit_lost(t);
     for (;;) {
       SeqNum data_end = t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size());
       std::uint32_t flight = static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
@@ -221,6 +227,9 @@ void TcpLayer::output(Tcb& t) {
       std::uint32_t wnd_room = t.snd_wnd > flight ? t.snd_wnd - flight : 0;
       std::uint32_t in_network = t.in_recovery ? pipe(t) : flight;
       std::uint32_t cwnd_room = t.cc.cwnd > in_network ? t.cc.cwnd - in_network : 0;
+      // A TLP probe (RFC 8985 §7.3) is one segment whatever cwnd says.
+      const bool probe = t.tlp_probe_due;
+      if (probe) cwnd_room = std::max<std::uint32_t>(cwnd_room, t.snd_mss);
       std::uint32_t room = std::min(wnd_room, cwnd_room);
       std::uint32_t unsent =
           data_end > t.snd_nxt ? static_cast<std::uint32_t>(data_end - t.snd_nxt) : 0;
@@ -253,10 +262,14 @@ void TcpLayer::output(Tcb& t) {
         // The FIN rides on the last data segment when there is one (RFC 9293 §3.10.4).
         if (last && t.fin_queued && (!t.fin_seq || *t.fin_seq == data_end)) flags |= flag::kFin;
         bool retransmission = t.snd_nxt < t.snd_max;
+        if (!retransmission && t.rack_on && t.seglog.full()) {
+          ++stats_.tx_log_full;  // max_segments_in_flight: wait for ACKs
+          break;
+        }
         // RFC 1122 §4.2.3.4 (Nagle, RFC 896): while data is unacknowledged, hold back a segment
         // smaller than the MSS until the ACK comes, unless no-delay is set, it carries the FIN,
         // or it is a retransmission.
-        if (!t.no_delay && n < t.snd_mss && flight > 0 && !retransmission &&
+        if (!t.no_delay && n < t.snd_mss && flight > 0 && !retransmission && !probe &&
             (flags & flag::kFin) == 0) {
           ++stats_.nagle_delays;
           break;
@@ -266,7 +279,7 @@ void TcpLayer::output(Tcb& t) {
         // offered. Otherwise wait: an ACK will open the window, or with nothing in flight the
         // persist timer sends it anyway (the override timeout).
         if (n < t.snd_mss && n < unsent && !retransmission && n < t.max_snd_wnd / 2 &&
-            !t.sws_override) {
+            !t.sws_override && !probe) {
           ++stats_.sws_delays;
           if (flight == 0 && !t.persist_timer.armed()) {
             engine_.reactor().arm_timer(t.persist_timer, engine_.reactor().now() +
@@ -282,6 +295,8 @@ void TcpLayer::output(Tcb& t) {
         if (flight == 0) t.una_progress = engine_.reactor().now();  // the user-timeout clock
         send_segment(t, t.snd_nxt, n, flags);
         if (t.in_recovery) t.prr_out += n;  // RFC 6937 §3 prr_out counts everything sent
+        if (!retransmission) sent_new = true;
+        t.tlp_probe_due = false;
         t.snd_nxt += n;
         if ((flags & flag::kFin) != 0) {
           t.fin_seq = t.snd_nxt;
@@ -309,7 +324,9 @@ void TcpLayer::output(Tcb& t) {
       }
       break;
     }
-    if (t.in_recovery && t.sack_ok) sent = recovery_extra(t) || sent;
+    if (t.in_recovery && t.sack_ok && !t.rack_on) sent = recovery_extra(t) || sent;
+    // RFC 8985 §7.2: new data (other than a probe) restarts the probe timer.
+    if (sent_new && !t.rack.tlp_end) schedule_tlp(t);
     // State moves for our FIN (RFC 9293 §3.10.4 CLOSE).
     if (t.fin_seq) {
       if (t.state == State::kEstablished) t.state = State::kFinWait1;
@@ -320,101 +337,9 @@ void TcpLayer::output(Tcb& t) {
   if (!sent && (t.ack_now || (t.ack_pending && !t.delack_timer.armed()))) send_ack(t);
 }
 
-bool TcpLayer::recovery_extra(Tcb& t) {
-  // RFC 6675 §4 NextSeg, after rule 1 (lost holes) and rule 2 (new data) found nothing more.
-  bool sent = false;
-  const SeqNum highest_sacked = t.scoreboard.highest(t.snd_una);
-  // Rule 3: holes below the highest SACKed byte not yet deemed lost, above HighRxt.
-  while (pipe(t) < t.cc.cwnd) {
-    SeqNum seq;
-    SeqNum hole_end;
-    if (!t.scoreboard.next_lost(t.high_rxt, t.snd_una, highest_sacked, &seq, &hole_end)) break;
-    auto n = std::min<std::uint32_t>(t.snd_mss, static_cast<std::uint32_t>(hole_end - seq));
-    if (!retransmit(t, seq, n)) break;
-    sent = true;
-  }
-  // Rule 4: one rescue retransmission per recovery, of the segment holding the highest
-  // unSACKed byte outstanding (a lost tail would otherwise wait for the RTO). HighRxt stays.
-  if (!sent && pipe(t) < t.cc.cwnd && (!t.rescue_rxt || t.snd_una > *t.rescue_rxt) &&
-      highest_sacked < t.snd_max) {
-    SeqNum data_end = seq_min(t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size()),
-                              t.snd_max);
-    if (data_end > t.snd_una) {
-      const auto span = static_cast<std::uint32_t>(data_end - t.snd_una);
-      const std::uint32_t n = std::min<std::uint32_t>(t.snd_mss, span);
-      const SeqNum seq = data_end - n;
-      const SeqNum high_rxt = t.high_rxt;
-      if (retransmit(t, seq, n)) {
-        t.high_rxt = high_rxt;
-        t.rescue_rxt = t.recover;
-        ++stats_.rescue_retransmits;
-        sent = true;
-      }
-    }
-  }
-  return sent;
-}
-
-void TcpLayer::on_rexmit_timeout(Tcb& t) {
-  ++stats_.rto_expiries;
-  ++t.backoff;  // RFC 6298 §5.5: back off the timer
-  t.rtt_seq.reset();  // Karn: nothing retransmitted is timed
-  if (t.state == State::kSynSent || t.state == State::kSynReceived) {
-    if (t.backoff > config_.max_syn_retries) {
-      set_closed(t, Errc::kTimedOut);
-      return;
-    }
-    ++stats_.tx_retransmits;
-    t.syn_retransmitted = true;
-    send_syn(t);
-    arm_rexmit(t);
-    return;
-  }
-  if (t.snd_una == t.snd_max) return;  // everything was acknowledged meanwhile
-  // RFC 9293 §3.8.4 USER TIMEOUT (RFC 5482): data unacknowledged this long ends the connection.
-  if (t.user_timeout.count() > 0 && engine_.reactor().now() - t.una_progress >= t.user_timeout) {
-    ++stats_.user_timeouts;
-    send_rst(t.local, t.remote, t.snd_max, SeqNum(), false);
-    set_closed(t, Errc::kTimedOut);
-    return;
-  }
-  // A zero window is probed without limit while the peer keeps answering (RFC 1122 §4.2.2.17).
-  if (t.backoff > config_.max_retries && t.snd_wnd != 0) {
-    log::debug("tcp {} -> {}: {} retransmissions unanswered, giving up", t.local.to_string(),
-               t.remote.to_string(), config_.max_retries);
-    send_rst(t.local, t.remote, t.snd_max, SeqNum(), false);
-    set_closed(t, Errc::kTimedOut);
-    return;
-  }
-  // RFC 5681 §3.1 (RFC 9438 §4.8 for CUBIC): ssthresh from the congestion control, cwnd one
-  // segment (the loss window). Go back to SND.UNA and resend in slow start, skipping what the
-  // peer SACKed. RFC 2018 §8: a peer may renege on SACKed data, so a second timeout in a row
-  // forgets the scoreboard and resends everything.
-  std::uint32_t flight = static_cast<std::uint32_t>(t.snd_max - t.snd_una);
-  cc_on_timeout(t.cc, flight, t.snd_mss);
-  t.in_recovery = false;
-  t.dupacks = 0;
-  if (t.backoff >= 2) t.scoreboard.clear();
-  t.snd_nxt = t.snd_una;  // the FIN, if sent, goes again with (or after) the data before it
-  if (t.ts_ok) t.rexmit_ts = ts_clock(t);  // echoes older than this give no RTT sample
-  arm_rexmit(t);
-  if (t.snd_wnd == 0) {
-    // Zero window: the retransmission is the next probe.
-    SeqNum data_end = t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size());
-    if (data_end > t.snd_nxt) {
-      send_window_probe(t);
-      return;
-    }
-  }
-  output(t);
-}
-
 void TcpLayer::on_persist_timeout(Tcb& t) {
   // Data may wait behind the window in any state that still sends it (after CLOSE, too).
-  if (t.state != State::kEstablished && t.state != State::kCloseWait &&
-      t.state != State::kFinWait1 && t.state != State::kClosing && t.state != State::kLastAck) {
-    return;
-  }
+  if (!can_send_data(t.state)) return;
   SeqNum data_end = t.sndbuf_seq + static_cast<std::uint32_t>(t.sndbuf.size());
   if (t.snd_wnd > 0 || data_end <= t.snd_nxt) {
     t.sws_override = true;  // RFC 1122 §4.2.3.4: the override timeout sends what fits

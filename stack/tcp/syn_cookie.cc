@@ -140,6 +140,7 @@ Tcb* TcpLayer::cookie_ack_input(ListenerState& l, const TcpHeader& h, const IpRx
       t->rcv_wscale = shift;
     }
     t->sack_ok = config_.sack && (bits & kSackBit) != 0;
+    t->rack_on = t->sack_ok && config_.rack;
   }
   t->state = State::kSynReceived;
   insert(t);

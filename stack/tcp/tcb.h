@@ -12,6 +12,7 @@
 #include "stack/net/ipv4_addr.h"
 #include "stack/tcp/buffers.h"
 #include "stack/tcp/congestion.h"
+#include "stack/tcp/rack.h"
 #include "stack/tcp/sack.h"
 #include "stack/tcp/seq.h"
 
@@ -34,6 +35,11 @@ enum class State : std::uint8_t {
   kTimeWait,
 };
 const char* state_name(State s);
+// States in which our data (and FIN) may still go out.
+inline bool can_send_data(State s) {
+  return s == State::kEstablished || s == State::kCloseWait || s == State::kFinWait1 ||
+         s == State::kClosing || s == State::kLastAck;
+}
 
 struct TcpConfig {
   std::size_t send_buffer = 256 * 1024;
@@ -50,8 +56,15 @@ struct TcpConfig {
   CcAlgorithm congestion_control = CcAlgorithm::kCubic;
   bool timestamps = true;  // RFC 7323 §3: offered on our SYNs
   bool sack = true;        // RFC 2018: SACK-permitted offered on our SYNs
-  bool syn_cookies = true;
-  bool rfc1337 = true;  // ignore RSTs in TIME-WAIT (RFC 1337 §4) rather than close early  // RFC 4987 §3.6: answer SYNs statelessly when the queue is full
+  // RFC 8985 RACK-TLP loss detection on connections with SACK (otherwise RFC 6675's DupThresh
+  // rules and rescue retransmission alone).
+  bool rack = true;
+  // RFC 8985 §7.2 WCDelAckT: the peer's worst-case delayed ACK, added to a lone segment's PTO.
+  coro::Duration tlp_max_ack_delay = std::chrono::milliseconds(200);
+  // Segments one connection may have unacknowledged at once (RACK's transmission log).
+  std::uint32_t max_segments_in_flight = 8192;
+  bool syn_cookies = true;  // RFC 4987 §3.6: answer SYNs statelessly when the queue is full
+  bool rfc1337 = true;  // ignore RSTs in TIME-WAIT (RFC 1337 §4) rather than close early
   std::uint32_t challenge_ack_limit = 1000;  // per second per core (RFC 5961 §7)
   // RFC 9293 §3.8.4 / RFC 5482: data unacknowledged this long closes the connection (timed
   // out); zero leaves it to max_retries.
@@ -124,6 +137,7 @@ struct Tcb {
   std::optional<SeqNum> rtt_seq;  // segment being timed (Karn: never a retransmitted one)
   std::optional<std::uint32_t> rexmit_ts;  // timestamp clock at the last retransmission (Karn)
   coro::TimePoint rtt_start{};
+  coro::TimePoint rexmit_deadline{};  // when the armed retransmission timer fires
   unsigned backoff = 0;  // consecutive RTO expiries (kept until a valid RTT sample: Karn)
   bool syn_retransmitted = false;  // RFC 6298 §5.7
   // Congestion control (congestion.h) and loss recovery: NewReno (RFC 6582) without SACK,
@@ -138,6 +152,14 @@ struct Tcb {
   std::uint32_t prr_delivered = 0;  // RFC 6937 §3 state
   std::uint32_t prr_out = 0;
   std::uint32_t recover_fs = 0;
+  // RACK-TLP (RFC 8985), on when SACK was agreed and the layer enables it: the transmission log,
+  // RACK's state, and one timer serving as the reordering timer or the TLP probe timer.
+  bool rack_on = false;
+  bool rto_recovery = false;   // this recovery began with an RTO: slow start, not PRR
+  bool tlp_probe_due = false;  // output() may send one new segment beyond cwnd: the probe
+  bool rack_timer_is_probe = false;
+  SegmentLog seglog;
+  Rack rack;
   coro::TimePoint last_send{};  // slow start after idle (RFC 5681 §4.1)
   coro::TimePoint una_progress{};  // last time SND.UNA moved (or sending began): user timeout
   coro::Duration user_timeout{};
@@ -150,6 +172,10 @@ struct Tcb {
   // RFC 2018 SACK: negotiated on the SYNs; the newest out-of-order arrival's block goes first.
   bool sack_ok = false;
   SeqNum last_ooo_seq;
+  // RFC 2883: a duplicate segment arrived; the next ACK reports it first (a D-SACK block).
+  bool dsack_pending = false;
+  SeqNum dsack_left;
+  SeqNum dsack_right;
 
   // Delayed ACK (RFC 1122 §4.2.3.2; RFC 9293 §3.8.6.3).
   unsigned unacked_segments = 0;
@@ -167,6 +193,7 @@ struct Tcb {
   Timer persist_timer;
   Timer timewait_timer;
   Timer keepalive_timer;
+  Timer rack_timer;
   unsigned persist_backoff = 0;
   bool sws_override = false;  // the persist timer fired: send a window-limited small segment
 

@@ -49,6 +49,10 @@ void keepalive_fired(coro::TimerNode* n) {
   Tcb* t = static_cast<Tcb::Timer*>(n)->tcb;
   t->layer.on_keepalive_timeout(*t);
 }
+void rack_fired(coro::TimerNode* n) {
+  Tcb* t = static_cast<Tcb::Timer*>(n)->tcb;
+  t->layer.on_rack_timeout(*t);
+}
 void timewait_fired(coro::TimerNode* n) {
   Tcb* t = static_cast<Tcb::Timer*>(n)->tcb;
   t->layer.set_closed(*t, std::nullopt);  // RFC 9293 §3.10.8: 2*MSL elapsed
@@ -60,11 +64,13 @@ Tcb::Tcb(TcpLayer& l, const TcpConfig& cfg, BufferSizes sizes)
       sndbuf(sizes.send != 0 ? sizes.send : cfg.send_buffer, l.send_chunks()),
       rcvbuf(sizes.recv != 0 ? sizes.recv : cfg.recv_buffer, &l.recv_memory()),
       rto(cfg.initial_rto),
+      seglog(cfg.max_segments_in_flight),
       rexmit_timer(this, &rexmit_fired),
       delack_timer(this, &delack_fired),
       persist_timer(this, &persist_fired),
       timewait_timer(this, &timewait_fired),
-      keepalive_timer(this, &keepalive_fired) {}
+      keepalive_timer(this, &keepalive_fired),
+      rack_timer(this, &rack_fired) {}
 
 Tcb::~Tcb() = default;
 
@@ -352,7 +358,8 @@ void TcpLayer::set_closed(Tcb& t, std::optional<Errc> error) {
                              static_cast<coro::TimerNode*>(&t.delack_timer),
                              static_cast<coro::TimerNode*>(&t.persist_timer),
                              static_cast<coro::TimerNode*>(&t.timewait_timer),
-                             static_cast<coro::TimerNode*>(&t.keepalive_timer)}) {
+                             static_cast<coro::TimerNode*>(&t.keepalive_timer),
+                             static_cast<coro::TimerNode*>(&t.rack_timer)}) {
     engine_.reactor().cancel_timer(*n);
   }
   remove(&t);
@@ -411,6 +418,8 @@ void TcpLayer::enter_time_wait(Tcb& t) {
   engine_.reactor().cancel_timer(t.rexmit_timer);
   engine_.reactor().cancel_timer(t.persist_timer);
   engine_.reactor().cancel_timer(t.keepalive_timer);
+  engine_.reactor().cancel_timer(t.rack_timer);
+  t.seglog.clear();  // nothing of ours is outstanding any more: give the log's memory back
   if (!t.in_time_wait_list) {
     t.state = State::kTimeWait;
     t.in_time_wait_list = true;
@@ -503,8 +512,8 @@ coro::Duration TcpLayer::backed_off(coro::Duration base, unsigned times) const {
 
 void TcpLayer::arm_rexmit(Tcb& t) {
   // RFC 6298 §5: the timer runs while data is outstanding; RTO doubled per backoff (§5.5).
-  engine_.reactor().arm_timer(t.rexmit_timer,
-                              engine_.reactor().now() + backed_off(t.rto, t.backoff));
+  t.rexmit_deadline = engine_.reactor().now() + backed_off(t.rto, t.backoff);
+  engine_.reactor().arm_timer(t.rexmit_timer, t.rexmit_deadline);
 }
 
 void TcpLayer::flush() {

@@ -57,6 +57,15 @@ struct TcpStats {
   std::uint64_t fast_retransmits = 0;
   std::uint64_t recoveries = 0;        // fast recovery episodes (RFC 6675 / RFC 6582)
   std::uint64_t rescue_retransmits = 0;  // RFC 6675 NextSeg rule 4
+  std::uint64_t rack_losses = 0;         // segments RACK deemed lost (RFC 8985 §6.2 step 5)
+  std::uint64_t rack_reorder_timeouts = 0;  // RACK reordering timer expiries
+  std::uint64_t rack_reordering_seen = 0;   // connections that saw reordering
+  std::uint64_t tlp_probes = 0;          // RFC 8985 §7.3 loss probes sent
+  std::uint64_t tlp_new_data = 0;        // ... of which carried new data
+  std::uint64_t tlp_loss_repaired = 0;   // §7.4: a probe repaired a loss (cwnd reduced)
+  std::uint64_t dsacks_received = 0;     // RFC 2883 duplicate reports
+  std::uint64_t dsacks_sent = 0;
+  std::uint64_t tx_log_full = 0;         // new data held back: max_segments_in_flight reached
   std::uint64_t paws_rejected = 0;     // RFC 7323 §5: old timestamps dropped
   std::uint64_t ts_missing = 0;        // RFC 7323 §3.2: segments without the negotiated option
   std::uint64_t sack_blocks_sent = 0;
@@ -150,6 +159,7 @@ class TcpLayer {
   void send_control(Endpoint local, Endpoint remote, const TcpHeader& h);
   void on_rexmit_timeout(Tcb& t);
   void on_persist_timeout(Tcb& t);
+  void on_rack_timeout(Tcb& t);  // RACK reordering timer or TLP probe timer (RFC 8985)
   void on_keepalive_timeout(Tcb& t);
   // Keepalive (RFC 1122 §4.2.3.6): idle zero turns it off.
   void set_keepalive(Tcb& t, coro::Duration idle, coro::Duration interval, unsigned count);
@@ -190,6 +200,8 @@ class TcpLayer {
   void ack_in_order_data(Tcb& t, bool immediately);
   bool try_hold(Tcb& t, SeqNum seq, std::span<const std::byte> payload);
   void challenge_ack(Tcb& t);
+  // RFC 2883 §4: [left, right) arrived again; the next ACK carries it as a D-SACK block.
+  void note_duplicate(Tcb& t, SeqNum left, SeqNum right);
   // SYN cookies (syn_cookie.cc).
   std::uint32_t cookie_hash(Endpoint local, Endpoint remote, SeqNum client_isn,
                             std::uint32_t counter) const;
@@ -209,6 +221,16 @@ class TcpLayer {
   bool retransmit(Tcb& t, SeqNum seq, std::uint32_t max_len);
   // RFC 6675 NextSeg rules 3 and 4 during SACK recovery; true when something was sent.
   bool recovery_extra(Tcb& t);
+  // NextSeg rule 1 (resend what is deemed lost, lowest first) while pipe < cwnd; with RACK the
+  // log's marks say what is lost, otherwise the scoreboard's DupThresh rule.
+  bool retransmit_lost(Tcb& t);
+  // RACK-TLP (recovery.cc): the ACK's deliveries into the log and RACK's state, DSACKs, the TLP
+  // episode and loss detection; the number of segments newly deemed lost.
+  std::uint32_t rack_on_ack(Tcb& t, const TcpHeader& h, std::uint32_t acked, std::uint32_t plen);
+  std::uint32_t rack_detect_and_arm(Tcb& t);
+  void schedule_tlp(Tcb& t);
+  void send_tlp_probe(Tcb& t);
+  void rack_on_timeout_expiry(Tcb& t);
   // The RFC 7323 timestamp clock for `t`: milliseconds plus the connection's offset.
   std::uint32_t ts_clock(const Tcb& t) const;
   // `base` doubled `times` times, at most max_rto (RFC 6298 §5.5).

@@ -25,47 +25,10 @@ namespace flag = stack::tcp::flag;
 
 constexpr std::uint16_t kPort = 80;
 
-TcpOptions ts_sack_options(std::uint32_t ts_val) {
-  TcpOptions o;
-  o.mss = 1460;
-  o.sack_permitted = true;
-  o.ts_val = ts_val;
-  o.ts_ecr = 0;
-  return o;
-}
-
-TcpOptions ts(std::uint32_t val, std::uint32_t ecr) {
-  TcpOptions o;
-  o.ts_val = val;
-  o.ts_ecr = ecr;
-  return o;
-}
-
-// Establishes with timestamps and SACK offered by the peer (TSval 100 on its SYN and ACK).
-struct Negotiated {
-  explicit Negotiated(stack::tcp::TcpConfig cfg = {}) : s(cfg) {
-    s.listener.emplace(*stack::tcp::listen(s.tcp, kPort));
-    s.send(Seg{.flags = flag::kSyn, .seq = 1000, .options = ts_sack_options(100)}, kPort);
-    synack = s.next_sent();
-    if (!synack) return;
-    iss = synack->seq.raw();
-    our_ts = synack->options.ts_val.value_or(0);
-    s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = iss + 1, .options = ts(100, our_ts)},
-           kPort);
-    auto c = s.v.reactor.block_on(s.listener->accept());
-    if (c) conn = std::move(*c);
-  }
-  TcpScript s;
-  std::optional<stack::tcp::TcpHeader> synack;
-  std::uint32_t iss = 0;
-  std::uint32_t our_ts = 0;
-  stack::tcp::Connection conn;
-};
-
 // RFC 7323 §3.2 / RFC 2018 §2: both options are answered on the SYN-ACK, which echoes the
 // peer's TSval; afterwards every segment carries a timestamp that echoes TS.Recent.
 TEST(TcpRobustness, TimestampsAndSackAreNegotiatedAndEchoed) {
-  Negotiated n;
+  NegotiatedConnection n;
   ASSERT_TRUE(n.synack.has_value());
   EXPECT_TRUE(n.synack->options.sack_permitted);
   ASSERT_TRUE(n.synack->options.ts_val.has_value());
@@ -84,7 +47,7 @@ TEST(TcpRobustness, TimestampsAndSackAreNegotiatedAndEchoed) {
 // RFC 7323 §5.3: a segment whose timestamp is older than TS.Recent is an old duplicate:
 // acknowledged and dropped, its data never delivered.
 TEST(TcpRobustness, PawsDropsSegmentsWithOldTimestamps) {
-  Negotiated n;
+  NegotiatedConnection n;
   n.s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = n.iss + 1, .payload = bytes_of("old"),
                .options = ts(50, n.our_ts)},
            kPort);
@@ -97,7 +60,7 @@ TEST(TcpRobustness, PawsDropsSegmentsWithOldTimestamps) {
 
 // RFC 7323 §3.2: once timestamps are agreed, a non-RST segment without one is dropped.
 TEST(TcpRobustness, SegmentWithoutTimestampIsDroppedOnceNegotiated) {
-  Negotiated n;
+  NegotiatedConnection n;
   n.s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = n.iss + 1, .payload = bytes_of("x")},
            kPort);
   EXPECT_EQ(n.s.tcp.stats().ts_missing, 1u);
@@ -107,7 +70,7 @@ TEST(TcpRobustness, SegmentWithoutTimestampIsDroppedOnceNegotiated) {
 // RFC 2018 §4: out-of-order data is reported in SACK blocks on the duplicate ACK, the block of
 // the most recent arrival first.
 TEST(TcpRobustness, SackBlocksReportIslandsNewestFirst) {
-  Negotiated n;
+  NegotiatedConnection n;
   auto data = std::vector<std::byte>(100, std::byte{7});
   n.s.send(Seg{.flags = flag::kAck, .seq = 1101, .ack = n.iss + 1, .payload = data,
                .options = ts(101, n.our_ts)},
@@ -131,7 +94,7 @@ TEST(TcpRobustness, SackBlocksReportIslandsNewestFirst) {
 // RFC 6675 §5: SACK blocks showing more than 2*SMSS above SND.UNA mark the first segment lost;
 // exactly that segment is resent at once (no RTO, no go-back-N), and the SACKed ones are not.
 TEST(TcpRobustness, SackShowsTheHoleAndOnlyTheHoleIsResent) {
-  Negotiated n;
+  NegotiatedConnection n;
   ASSERT_TRUE(n.conn.set_no_delay(true).has_value());
   std::vector<std::byte> data(5 * 1000, std::byte{1});
   auto w = n.s.v.reactor.block_on(n.conn.write(data));
@@ -204,7 +167,7 @@ TEST(TcpRobustness, SynCookieOpensAConnectionWhenTheQueueIsFull) {
 // RFC 6191 §2: a SYN whose timestamp is newer than the TIME-WAIT connection's TS.Recent starts a
 // new incarnation at once instead of earning an ACK.
 TEST(TcpRobustness, NewerSynReusesTimeWait) {
-  Negotiated n;
+  NegotiatedConnection n;
   // We close first (FIN-WAIT), the peer ACKs and closes: we end in TIME-WAIT.
   ASSERT_TRUE(n.conn.shutdown().has_value());
   n.s.settle();

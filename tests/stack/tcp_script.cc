@@ -164,4 +164,43 @@ TcpScript::Established TcpScript::establish(std::uint16_t port, stack::tcp::TcpO
   return e;
 }
 
+stack::tcp::TcpOptions ts_sack_options(std::uint32_t ts_val) {
+  stack::tcp::TcpOptions o;
+  o.mss = 1460;
+  o.sack_permitted = true;
+  o.ts_val = ts_val;
+  o.ts_ecr = 0;
+  return o;
+}
+
+stack::tcp::TcpOptions ts(std::uint32_t val, std::uint32_t ecr) {
+  stack::tcp::TcpOptions o;
+  o.ts_val = val;
+  o.ts_ecr = ecr;
+  return o;
+}
+
+NegotiatedConnection::NegotiatedConnection(stack::tcp::TcpConfig cfg, std::uint16_t port,
+                                           coro::Duration rtt)
+    : s(cfg) {
+  namespace flag = stack::tcp::flag;
+  s.listener.emplace(*stack::tcp::listen(s.tcp, port));
+  s.send(Seg{.flags = flag::kSyn, .seq = 1000, .options = ts_sack_options(100)}, port);
+  synack = s.next_sent();
+  if (!synack) {
+    ADD_FAILURE() << "no SYN-ACK";
+    return;
+  }
+  iss = synack->seq.raw();
+  our_ts = synack->options.ts_val.value_or(0);
+  if (rtt.count() > 0) s.advance(rtt);
+  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = iss + 1, .options = ts(100, our_ts)}, port);
+  auto c = s.v.reactor.block_on(s.listener->accept());
+  if (c) {
+    conn = std::move(*c);
+  } else {
+    ADD_FAILURE() << c.error().message();
+  }
+}
+
 }  // namespace coronet::testing

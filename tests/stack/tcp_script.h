@@ -91,4 +91,22 @@ class TcpScript {
 
 std::vector<std::byte> bytes_of(std::string_view s);
 
+// Options of a peer SYN offering MSS 1460, SACK and RFC 7323 timestamps (TSval `ts_val`).
+stack::tcp::TcpOptions ts_sack_options(std::uint32_t ts_val);
+// Just a timestamp option.
+stack::tcp::TcpOptions ts(std::uint32_t val, std::uint32_t ecr);
+
+// A connection accepted on `port` from a peer that offered timestamps and SACK (TSval 100 on
+// its SYN and ACK): both are on. `iss` is our ISS, `our_ts` the TSval on our SYN-ACK. The ACK
+// of the handshake comes `rtt` after the SYN-ACK (the first RTT sample).
+struct NegotiatedConnection {
+  explicit NegotiatedConnection(stack::tcp::TcpConfig cfg = {}, std::uint16_t port = 80,
+                                coro::Duration rtt = {});
+  TcpScript s;
+  std::optional<stack::tcp::TcpHeader> synack;
+  std::uint32_t iss = 0;
+  std::uint32_t our_ts = 0;
+  stack::tcp::Connection conn;
+};
+
 }  // namespace coronet::testing

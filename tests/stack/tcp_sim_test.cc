@@ -362,6 +362,49 @@ TEST(TcpSim, SackRecoversBurstLossesWithoutTimeouts) {
   EXPECT_GT(reno.recoveries, 0u);
 }
 
+// RFC 8985 RACK-TLP against RFC 6675's DupThresh rules alone, on a path that loses, reorders,
+// duplicates and delays with jitter (the impaired-TAP test's conditions): RACK's time-based
+// loss detection, lost-retransmission detection and tail loss probes leave far fewer
+// retransmission timeouts and finish sooner; D-SACKs widen the reordering window.
+TEST(TcpSim, RackTlpCutsTimeoutsUnderLossAndReordering) {
+  auto run = [](bool rack) {
+    nic::ImpairmentConfig imp;
+    imp.loss = 0.05;
+    imp.duplicate = 0.01;
+    imp.reorder = 0.25;
+    imp.delay = 10ms;
+    imp.jitter = 5ms;
+    imp.seed = 21;
+    nic::ImpairmentConfig back = imp;
+    back.seed = 22;
+    stack::tcp::TcpConfig cfg;
+    cfg.rack = rack;
+    SimPair s(imp, back, cfg);
+    const auto start = s.v.reactor.now();
+    auto got = transfer(s, 2 << 20);
+    EXPECT_TRUE(got.has_value());
+    if (got) {
+      EXPECT_EQ(*got, 2u << 20);
+    }
+    const auto& st = s.a->tcp.stats();
+    const double secs = std::chrono::duration<double>(s.v.reactor.now() - start).count();
+    std::printf("rack=%d: %.1f s virtual, %llu RTOs, %llu recoveries, %llu TLP probes, "
+                "%llu D-SACKs received\n",
+                rack, secs, static_cast<unsigned long long>(st.rto_expiries),
+                static_cast<unsigned long long>(st.recoveries),
+                static_cast<unsigned long long>(st.tlp_probes),
+                static_cast<unsigned long long>(st.dsacks_received));
+    return std::pair{st, secs};
+  };
+  auto [with, with_s] = run(true);
+  auto [without, without_s] = run(false);
+  EXPECT_GT(with.tlp_probes, 0u);
+  EXPECT_GT(with.dsacks_received, 0u);
+  EXPECT_EQ(without.tlp_probes, 0u);
+  EXPECT_LT(with.rto_expiries * 2, without.rto_expiries);
+  EXPECT_LT(with_s, without_s);
+}
+
 // The per-core receive memory cap: with room for one receive ring, two connections that both
 // need one still deliver byte-exact streams; the second one's data is dropped (and resent) until
 // the first connection ends and its ring is returned. Idle or direct-to-reader connections never
