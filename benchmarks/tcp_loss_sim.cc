@@ -17,14 +17,11 @@ namespace tcp = coronet::stack::tcp;
 int main(int argc, char** argv) {
   auto arg = [&](int i, double fallback) { return argc > i ? std::atof(argv[i]) : fallback; };
   const auto bytes = static_cast<std::uint64_t>(arg(1, 8) * (1 << 20));
-  coronet::nic::ImpairmentConfig imp;
+  coronet::nic::ImpairmentConfig imp = ct::harsh_link(static_cast<std::uint64_t>(arg(5, 1)));
   imp.loss = arg(2, 0.0975);
-  imp.duplicate = 0.01;
   imp.reorder = arg(4, 0.25);
-  imp.delay = 10ms;
-  imp.jitter = 5ms;
-  imp.corrupt = 0.001;
-  imp.seed = static_cast<std::uint64_t>(arg(5, 1));
+  imp.delay = std::chrono::microseconds(static_cast<std::int64_t>(arg(6, 10) * 1000));
+  imp.jitter = std::chrono::microseconds(static_cast<std::int64_t>(arg(7, 5) * 1000));
   coronet::nic::ImpairmentConfig back = imp;
   back.loss = arg(3, 0.0975);
   back.seed = imp.seed + 1000;

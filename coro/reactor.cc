@@ -166,9 +166,12 @@ bool Reactor::run_once() {
     progress = true;
     detail::resume(s->handle());  // `s` may be gone after this
   }
-  // 3. Timers due by this iteration's time.
+  // 3. Timers due by this iteration's time. now() moves to it first: a callback must see a time
+  //    at or past its deadline, or one that re-arms "the rest of the wait" would land on the
+  //    tick being fired and spin inside advance().
+  now_ = clock_->now();
   auto tick = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<Duration>(clock_->now() - epoch_).count() / tick_ns_);
+      std::chrono::duration_cast<Duration>(now_ - epoch_).count() / tick_ns_);
   std::size_t fired = wheel_.advance(tick);
   stats_.timers_fired += fired;
   return progress || fired > 0 || !ready_.empty();

@@ -56,6 +56,42 @@ TEST(Reactor, SleepNeverWakesEarly) {
   EXPECT_GE(v.reactor.block_on(t(v.clock)), Duration(1500us));
 }
 
+// Time passes during an iteration (sources polling, coroutines running): a timer that comes due
+// meanwhile fires in that iteration, and its callback must see now() at or past its deadline.
+// Otherwise a callback re-arming for "the rest of the wait" lands on the tick being fired and
+// spins inside the wheel (RACK's reordering timer did, over TAP).
+TEST(Reactor, TimerCallbackSeesTimeAtOrPastItsDeadline) {
+  VirtualReactor v;
+  struct Slow final : PollSource {
+    VirtualClock* clock;
+    bool poll() override {
+      clock->advance(1ms);  // the work of this iteration took a millisecond
+      return false;
+    }
+  } slow;
+  slow.clock = &v.clock;
+  v.reactor.add_poll_source(&slow);
+  struct Node : TimerNode {
+    Reactor* r = nullptr;
+    TimePoint deadline{};
+    TimePoint seen{};
+    int fired = 0;
+  } node;
+  node.set_callback([](TimerNode* n) {
+    auto* self = static_cast<Node*>(n);
+    self->seen = self->r->now();
+    if (++self->fired < 1000 && self->seen < self->deadline) {
+      self->r->arm_timer(*self, self->deadline);  // "not yet": wait for the rest
+    }
+  });
+  node.r = &v.reactor;
+  node.deadline = v.clock.now() + 500us;
+  v.reactor.arm_timer(node, node.deadline);
+  v.reactor.run_once();
+  EXPECT_EQ(node.fired, 1);
+  EXPECT_GE(node.seen, node.deadline);
+}
+
 TEST(Reactor, RealClockSleepTakesAtLeastItsDuration) {
   Reactor r;
   auto t = []() -> Task<Duration> {

@@ -406,8 +406,9 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
     t.scoreboard.advance(t.snd_una);
     if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
     if (t.in_recovery && t.high_rxt < t.snd_una) t.high_rxt = t.snd_una;
-    // Karn (RFC 6298 §5.5 with §3): the backed-off RTO stays until a valid RTT sample.
-    if (take_rtt_sample(t, h)) t.backoff = 0;
+    // Karn (RFC 6298 §5.5 with §3): the backed-off RTO stays until a valid RTT sample. (With
+    // RACK the transmission log times segments exactly: rack_on_ack takes the sample.)
+    if (!t.rack_on && take_rtt_sample(t, h)) t.backoff = 0;
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, restart it otherwise.
     if (t.snd_una == t.snd_max) {
       engine_.reactor().cancel_timer(t.rexmit_timer);

@@ -129,7 +129,15 @@ std::uint32_t TcpLayer::rack_on_ack(Tcb& t, const TcpHeader& h, std::uint32_t ac
                                     std::uint32_t plen) {
   const coro::TimePoint now = engine_.reactor().now();
   const std::optional<std::uint32_t> ecr = t.ts_ok ? h.options.ts_ecr : std::nullopt;
-  auto delivered = [&](const SentSegment& s) { t.rack.on_delivered(s, now, ecr); };
+  // RFC 6298 §3 (Karn): the newest delivered segment that was sent only once times the path
+  // without ambiguity, with or without timestamps.
+  std::optional<coro::TimePoint> clean_xmit;
+  auto delivered = [&](const SentSegment& s) {
+    t.rack.on_delivered(s, now, ecr);
+    if (!s.has(SentSegment::kEverRetransmitted) && (!clean_xmit || s.xmit > *clean_xmit)) {
+      clean_xmit = s.xmit;
+    }
+  };
   const bool reordering_before = t.rack.reordering_seen;
   // Cumulatively acknowledged segments first, then the SACK blocks in sequence order: RACK's
   // reordering test compares each delivery with the highest one before it (RFC 8985 §6.2).
@@ -152,6 +160,18 @@ std::uint32_t TcpLayer::rack_on_ack(Tcb& t, const TcpHeader& h, std::uint32_t ac
   }
   for (std::size_t b = 0; b < n; ++b) t.seglog.sack(blocks[b].left, blocks[b].right, delivered);
   if (t.rack.reordering_seen && !reordering_before) ++stats_.rack_reordering_seen;
+  if (clean_xmit) {
+    // One sample per round trip keeps RFC 6298's gains meaningful (RFC 7323 Appendix G); any
+    // valid sample ends the backoff (RFC 6298 §5.7 with Karn).
+    if (!t.rtt_seq || t.snd_una > *t.rtt_seq) {
+      update_rtt(t, now - *clean_xmit);
+      t.rtt_seq = t.snd_max;
+    }
+    if (t.backoff > 0) {
+      t.backoff = 0;
+      if (t.snd_una != t.snd_max) arm_rexmit(t);
+    }
+  }
   if (dsack) {
     ++stats_.dsacks_received;
     t.rack.on_dsack(t.snd_una, t.snd_max);

@@ -1,8 +1,22 @@
 #include "tests/stack/sim_hosts.h"
 
+#include <chrono>
 #include <string>
 
 namespace coronet::testing {
+
+nic::ImpairmentConfig harsh_link(std::uint64_t seed) {
+  using namespace std::chrono_literals;
+  nic::ImpairmentConfig imp;
+  imp.loss = 0.05;
+  imp.duplicate = 0.01;
+  imp.reorder = 0.25;
+  imp.delay = 10ms;
+  imp.jitter = 5ms;
+  imp.corrupt = 0.001;
+  imp.seed = seed;
+  return imp;
+}
 
 nic::WireEndConfig end_config(const char* name, std::uint8_t last, nic::ImpairmentConfig imp,
                               std::uint16_t queues) {

@@ -19,6 +19,10 @@ namespace coronet::testing {
 nic::WireEndConfig end_config(const char* name, std::uint8_t last, nic::ImpairmentConfig imp = {},
                               std::uint16_t queues = 1);
 
+// The badly impaired link of tests/stack/tcp_kernel_impair_test (issue 6), for one direction:
+// 5% loss, 1% duplication, 25% reordering, 10 ms +/- 5 ms delay, 0.1% of frames corrupted.
+nic::ImpairmentConfig harsh_link(std::uint64_t seed);
+
 struct SimHost {
   SimHost(coro::Reactor& reactor, nic::Device& dev, stack::Ipv4Address addr,
           stack::tcp::TcpConfig tcp_config)

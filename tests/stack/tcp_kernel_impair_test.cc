@@ -11,7 +11,7 @@
 // each direction and the impairment counters go to stdout.
 //
 // Knobs for measuring (environment; pass with --test_env): CORONET_IMPAIR_MIB (MiB per direction,
-// default 50), CORONET_IMPAIR_LIMIT_S (seconds allowed per direction, default 1500).
+// default 50), CORONET_IMPAIR_LIMIT_S (seconds allowed per direction, default 900).
 // Needs root; tagged no-sandbox/exclusive.
 #include <gtest/gtest.h>
 
@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "tests/stack/sim_hosts.h"
 #include "tests/stack/tap_host.h"
 
 namespace coronet::testing {
@@ -38,17 +39,10 @@ std::uint64_t env_or(const char* name, std::uint64_t fallback) {
 
 std::uint64_t transfer_bytes() { return env_or("CORONET_IMPAIR_MIB", 50) << 20; }
 std::chrono::seconds time_limit() {
-  return std::chrono::seconds(env_or("CORONET_IMPAIR_LIMIT_S", 1500));
+  return std::chrono::seconds(env_or("CORONET_IMPAIR_LIMIT_S", 900));
 }
 
 TapHostConfig impaired_link(const char* ns_tag) {
-  nic::ImpairmentConfig imp;
-  imp.loss = 0.05;
-  imp.duplicate = 0.01;
-  imp.reorder = 0.25;
-  imp.delay = 10ms;
-  imp.jitter = 5ms;
-  imp.corrupt = 0.001;
   TapHostConfig c;
   c.ns_tag = ns_tag;
   c.ifname = "cnimp0";
@@ -56,10 +50,8 @@ TapHostConfig impaired_link(const char* ns_tag) {
   c.coronet_addr = kCoronet;
   c.kernel_loss = 0.05;
   c.kernel_offloads = false;
-  c.impair_tx = imp;
-  c.impair_tx.seed = 0x7e57'0001;
-  c.impair_rx = imp;
-  c.impair_rx.seed = 0x7e57'0002;
+  c.impair_tx = harsh_link(0x7e57'0001);
+  c.impair_rx = harsh_link(0x7e57'0002);
   return c;
 }
 

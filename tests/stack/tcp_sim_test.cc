@@ -368,18 +368,9 @@ TEST(TcpSim, SackRecoversBurstLossesWithoutTimeouts) {
 // retransmission timeouts and finish sooner; D-SACKs widen the reordering window.
 TEST(TcpSim, RackTlpCutsTimeoutsUnderLossAndReordering) {
   auto run = [](bool rack) {
-    nic::ImpairmentConfig imp;
-    imp.loss = 0.05;
-    imp.duplicate = 0.01;
-    imp.reorder = 0.25;
-    imp.delay = 10ms;
-    imp.jitter = 5ms;
-    imp.seed = 21;
-    nic::ImpairmentConfig back = imp;
-    back.seed = 22;
     stack::tcp::TcpConfig cfg;
     cfg.rack = rack;
-    SimPair s(imp, back, cfg);
+    SimPair s(harsh_link(21), harsh_link(22), cfg);
     const auto start = s.v.reactor.now();
     auto got = transfer(s, 2 << 20);
     EXPECT_TRUE(got.has_value());
