@@ -26,7 +26,8 @@
 //
 // Options: --mib N, --loss P (0 skips the lossy links), --runs N, --busy-poll (coronet's reactor
 // never sleeps), --stall S (seconds without progress before a transfer is given up, default 60),
-// --limit S (seconds per transfer, default 900).
+// --limit S (seconds per transfer, default 900), --linux-cc NAME (the kernel's congestion control
+// in the namespaces made here, e.g. cubic to match coronet's; default: the system's, often bbr).
 #include <unistd.h>
 
 #include <algorithm>
@@ -56,12 +57,13 @@ struct Options {
   bool busy_poll = false;
   std::chrono::seconds stall{60};
   std::chrono::seconds limit{900};
+  std::string linux_cc;  // empty: the system default
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "tcp_tap_bench: %s\nusage: tcp_tap_bench [--mib N] [--loss P] [--runs N] "
-               "[--busy-poll] [--stall S] [--limit S]\n",
+               "[--busy-poll] [--stall S] [--limit S] [--linux-cc NAME]\n",
                why);
   std::exit(2);
 }
@@ -86,6 +88,8 @@ Options parse(int argc, char** argv) {
       o.stall = std::chrono::seconds(std::atoi(value()));
     } else if (a == "--limit") {
       o.limit = std::chrono::seconds(std::atoi(value()));
+    } else if (a == "--linux-cc") {
+      o.linux_cc = value();
     } else {
       usage(("unknown option " + a).c_str());
     }
@@ -156,6 +160,17 @@ std::string show(const Cell& c) {
   return buf;
 }
 
+// --linux-cc: the congestion control of new sockets in `ns` (the sysctl is per namespace).
+Result<void> set_linux_cc(const NetNs& ns, const Options& o) {
+  if (o.linux_cc.empty()) return {};
+  auto r = ns.exec("sysctl -qw net.ipv4.tcp_congestion_control=" + o.linux_cc);
+  if (!r) {
+    return Error(r.error().code(), "--linux-cc " + o.linux_cc + ": " + r.error().message() +
+                                       " (see /proc/sys/net/ipv4/tcp_available_congestion_control)");
+  }
+  return {};
+}
+
 // coronet <-> Linux over TAP, both directions, on one link. A set-up failure is returned (the
 // namespaces made so far are gone by then).
 Result<void> run_tap(const Options& o, int link, int run, Results& r) {
@@ -172,6 +187,7 @@ Result<void> run_tap(const Options& o, int link, int run, Results& r) {
   if (o.busy_poll) c.reactor.idle = coro::IdleMode::kBusyPoll;
   auto h = TapHost::create(c);
   if (!h) return Error(h.error().code(), "TAP set-up: " + h.error().message());
+  if (auto cc = set_linux_cc((*h)->ns(), o); !cc) return cc.error();
   const std::uint64_t total = o.mib << 20;
   const ByteStream down(0x61, ByteStream::Mode::kPeriodic);
   const ByteStream up(0x62, ByteStream::Mode::kPeriodic);
@@ -236,6 +252,8 @@ Result<void> run_veth(const Options& o, int link, int run, Results& r) {
     if (v && l.bridged) v = disable_segment_offloads(bridge->ns(), "cnvr0");
     if (v && l.bridged) v = disable_segment_offloads(bridge->ns(), "cnvr1");
   }
+  if (v) v = set_linux_cc(na, o);
+  if (v) v = set_linux_cc(nb, o);
   if (v && l.hook_loss) v = install_kernel_loss(na, o.loss);
   if (v && l.bridge_loss) v = install_bridge_loss(bridge->ns(), o.loss);
   if (!v) return v.error();
@@ -291,7 +309,8 @@ int run(int argc, char** argv) {
   std::printf(
       "\nBulk TCP, %llu MiB per transfer, one connection, MB/s = 10^6 B/s, median of %d "
       "run(s); loss %.3g%%; Linux congestion control: %s; %s coronet reactor\n",
-      static_cast<unsigned long long>(o.mib), o.runs, o.loss * 100, kernel_cc().c_str(),
+      static_cast<unsigned long long>(o.mib), o.runs, o.loss * 100,
+      o.linux_cc.empty() ? kernel_cc().c_str() : o.linux_cc.c_str(),
       o.busy_poll ? "busy-polling" : "sleeping");
   std::printf("%-12s %-15s %12s %12s %15s\n", "link", "direction", "coronet", "Linux",
               "coronet/Linux");

@@ -7,7 +7,7 @@
 
 namespace coronet::examples {
 
-coro::Task<void> serve(stack::tcp::Connection conn) {
+coro::Task<void> serve(Connection conn) {
   std::array<std::byte, 4096> buf;
   for (;;) {
     auto n = co_await conn.read(buf);  // Result<size_t>: 0 = peer closed
@@ -17,13 +17,13 @@ coro::Task<void> serve(stack::tcp::Connection conn) {
   (void)co_await conn.close();
 }
 
-coro::Task<void> run_server(stack::tcp::TcpLayer& tcp, std::uint16_t port) {
-  auto listener = stack::tcp::listen(tcp, port, {.backlog = 1024});
+coro::Task<void> run_server(Stack stack, std::uint16_t port) {
+  auto listener = stack.listen(port, {.backlog = 1024});
   if (!listener) {
     log::error("echo: listen on {}: {}", port, listener.error().message());
     co_return;
   }
-  log::info("echo: listening on port {}", port);
+  log::info("echo: listening on port {} ({} stack)", port, stack_kind_name(stack.kind()));
   for (;;) {
     auto conn = co_await listener->accept();
     if (conn) coro::spawn(serve(std::move(*conn)));

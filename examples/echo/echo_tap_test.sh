@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The tools/demo path as a test: echo_server on coronet's TCP over TAP in a test-made namespace,
-# driven by echo_kernel_client (the kernel's TCP) for 2 s; every echo must match. Needs root.
+# driven by echo_kernel_client (the kernel's TCP) for 2 s; every echo must match. Then the same
+# program with --stack=kernel --cores=2 on the namespace's loopback. Needs root.
 set -euo pipefail
 server=$1
 client=$2
@@ -9,7 +10,7 @@ ifc="cnecho0"
 log=$(mktemp)
 pid=""
 cleanup() {
-  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
   ip netns del "$ns" 2>/dev/null || true
   rm -f "$log"
 }
@@ -28,6 +29,27 @@ echo "$out"
 grep -q "errors: 0, mismatched echoes: 0" <<<"$out"
 requests=$(awk '/^requests:/ {print $2}' <<<"$out")
 [[ "$requests" -gt 1000 ]] || { echo "too few requests: $requests"; cat "$log"; exit 1; }
+kill -TERM "$pid"
+wait "$pid" || { echo "user-stack server did not stop cleanly"; cat "$log"; exit 1; }
+pid=""
+# The same program on the kernel's TCP (io_uring), two cores, inside the namespace.
+ip netns exec "$ns" ip link set lo up
+ip netns exec "$ns" "$server" --stack=kernel --cores=2 --port=7 >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 50); do
+  ip netns exec "$ns" ss -ltn 2>/dev/null | grep -q ':7 ' && break
+  sleep 0.1
+done
+out=$(ip netns exec "$ns" timeout 30 "$client" 127.0.0.1 7 --conns=4 --seconds=1 --size=100)
+echo "$out"
+grep -q "errors: 0, mismatched echoes: 0" <<<"$out"
+kill -TERM "$pid"
+wait "$pid" || { echo "kernel-stack server did not stop cleanly"; cat "$log"; exit 1; }
+pid=""
+grep -q "kernel stack (io_uring) on 2 core(s)" "$log" || { cat "$log"; exit 1; }
+# The user stack over TAP cannot use a second core: refused with the reason.
+if "$server" --cores=2 2>"$log" >&2; then echo "--stack=user --cores=2 accepted"; exit 1; fi
+grep -q "single queue" "$log"
 # A bad option is refused with a message, not ignored.
 if "$server" --addr=300.1.1.1/24 2>"$log"; then echo "bad --addr accepted"; exit 1; fi
 grep -q -- "--addr=300.1.1.1/24: expected A.B.C.D/N" "$log"

@@ -10,7 +10,7 @@ namespace {
 
 TEST(EchoWire, EchoesEveryByteBackOverManyConnections) {
   testing::SimPair s;
-  s.v.reactor.spawn(run_server(s.b->tcp, 7));
+  s.v.reactor.spawn(run_server(Stack::user(s.b->tcp), 7));
   auto client = [&](int id) -> coro::Task<bool> {
     auto c = co_await stack::tcp::connect(s.a->tcp, {testing::SimPair::kAddrB, 7});
     if (!c) co_return false;

@@ -177,8 +177,15 @@ SeqNum TcpLayer::generate_isn(Endpoint local, Endpoint remote) {
 
 Result<ListenerState*> TcpLayer::listen(std::uint16_t port, std::size_t backlog,
                                         BufferSizes sizes) {
-  if (port == 0) return Error(Errc::kInvalidArgument, "listen on port 0");
   if (auto r = check_buffer_sizes(sizes); !r) return r.error();
+  if (port == 0) {
+    // An unused port from the dynamic range (RFC 6335 §6), as bind() to port 0 gives.
+    for (int tries = 0; tries < 16384 && port == 0; ++tries) {
+      const auto p = static_cast<std::uint16_t>(49152 + next_listen_port_++ % 16384);
+      if (listeners_.count(p) == 0) port = p;
+    }
+    if (port == 0) return Error(Errc::kAddressInUse, "no unused port left to listen on");
+  }
   if (listeners_.count(port) != 0) {
     return Error(Errc::kAddressInUse, "port " + std::to_string(port) + " is already listening");
   }

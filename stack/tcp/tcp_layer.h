@@ -123,6 +123,7 @@ class TcpLayer {
   void flush();
 
   // --- socket side (socket.cc) ---
+  // Port 0: an unused port of the dynamic range (see ListenerState::port).
   Result<ListenerState*> listen(std::uint16_t port, std::size_t backlog, BufferSizes sizes = {});
   void close_listener(ListenerState* l);
   Tcb* pop_accepted(ListenerState* l);
@@ -250,6 +251,7 @@ class TcpLayer {
   Tcb* tw_head_ = nullptr;       // TIME-WAIT list, oldest first
   Tcb* tw_tail_ = nullptr;
   std::uint16_t next_ephemeral_ = 32768;
+  std::uint32_t next_listen_port_ = 0;  // listen(0): the next port of the dynamic range to try
   unsigned char isn_key_[16];
   unsigned char cookie_key_[16];
   coro::TimePoint challenge_window_start_{};

@@ -1,5 +1,7 @@
-// Command-line network options shared by the examples:
-//   --nic=tap:IFACE          coronet's own TCP over a TAP device (created by this process)
+// Command-line options of a coronet program (the examples, the load generator, yours):
+//   --stack=user|kernel      coronet's own TCP (default) or the kernel's through io_uring
+//   --cores=N                engines (reactor threads), one per core (default 1)
+//   --nic=tap:IFACE          user stack: a TAP device (created by this process)
 //   --addr=A.B.C.D/N         coronet's address and on-link prefix (default 198.18.0.2/24)
 //   --gateway=A.B.C.D        default route
 //   --mac=02:..              coronet's MAC (default 02:00:00:00:00:02)
@@ -19,9 +21,13 @@
 #include "nic/device.h"
 #include "stack/net/ipv4_addr.h"
 
-namespace coronet::examples {
+#include "coronet/socket.h"
 
-struct NetOptions {
+namespace coronet {
+
+struct Options {
+  StackKind stack = StackKind::kUser;
+  unsigned cores = 1;
   std::string nic = "tap:cn0";
   stack::Ipv4Address addr{198, 18, 0, 2};
   unsigned prefix_len = 24;
@@ -33,11 +39,11 @@ struct NetOptions {
 };
 
 // Parses the flags above; anything else lands in `rest` for the program to handle.
-Result<NetOptions> parse_net_options(int argc, char** argv, std::uint16_t default_port);
+Result<Options> parse_options(int argc, char** argv, std::uint16_t default_port);
 
-// Opens the device named by --nic.
-Result<std::unique_ptr<nic::Device>> open_device(const NetOptions& options);
+// Opens the device named by --nic (user stack).
+Result<std::unique_ptr<nic::Device>> open_device(const Options& options);
 
-std::string net_options_usage();
+std::string options_usage();
 
-}  // namespace coronet::examples
+}  // namespace coronet

@@ -1,11 +1,13 @@
-#include "examples/common/net_options.h"
+#include "coronet/options.h"
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
+#include <thread>
 
 #include "nic/tap/tap_device.h"
 
-namespace coronet::examples {
+namespace coronet {
 namespace {
 
 std::optional<std::string_view> value_of(std::string_view arg, std::string_view flag) {
@@ -22,8 +24,10 @@ Error bad(std::string_view flag, std::string_view value, std::string_view expect
 
 }  // namespace
 
-std::string net_options_usage() {
-  return "  --nic=tap:IFACE   TAP device for coronet's own TCP (default tap:cn0)\n"
+std::string options_usage() {
+  return "  --stack=user|kernel  coronet's own TCP (default) or the kernel's via io_uring\n"
+         "  --cores=N         engines, one per core (default 1)\n"
+         "  --nic=tap:IFACE   TAP device for coronet's own TCP (default tap:cn0)\n"
          "  --addr=A.B.C.D/N  coronet's address/prefix (default 198.18.0.2/24)\n"
          "  --gateway=A.B.C.D default route\n"
          "  --mac=XX:..:XX    coronet's MAC (default 02:00:00:00:00:02)\n"
@@ -31,12 +35,24 @@ std::string net_options_usage() {
          "  --busy-poll       never sleep when idle\n";
 }
 
-Result<NetOptions> parse_net_options(int argc, char** argv, std::uint16_t default_port) {
-  NetOptions o;
+Result<Options> parse_options(int argc, char** argv, std::uint16_t default_port) {
+  Options o;
   o.port = default_port;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
-    if (auto v = value_of(a, "--nic")) {
+    if (auto v = value_of(a, "--stack")) {
+      auto k = parse_stack_kind(*v);
+      if (!k) return bad("--stack", *v, "user or kernel");
+      o.stack = *k;
+    } else if (auto v = value_of(a, "--cores")) {
+      unsigned n = 0;
+      auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+      const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+      if (ec != std::errc() || end != v->data() + v->size() || n == 0 || n > cpus) {
+        return bad("--cores", *v, "1-" + std::to_string(cpus) + " (this machine's CPUs)");
+      }
+      o.cores = n;
+    } else if (auto v = value_of(a, "--nic")) {
       if (v->substr(0, 4) != "tap:" || v->size() <= 4 || v->size() > 4 + 15) {
         return bad("--nic", *v, "tap:IFACE with an interface name of 1-15 characters");
       }
@@ -79,7 +95,7 @@ Result<NetOptions> parse_net_options(int argc, char** argv, std::uint16_t defaul
   return o;
 }
 
-Result<std::unique_ptr<nic::Device>> open_device(const NetOptions& o) {
+Result<std::unique_ptr<nic::Device>> open_device(const Options& o) {
   nic::TapConfig cfg;
   cfg.ifname = o.nic.substr(4);
   cfg.mac = o.mac;
@@ -90,4 +106,4 @@ Result<std::unique_ptr<nic::Device>> open_device(const NetOptions& o) {
   return std::unique_ptr<nic::Device>(std::move(*tap));
 }
 
-}  // namespace coronet::examples
+}  // namespace coronet
