@@ -27,7 +27,8 @@
 // Options: --mib N, --loss P (0 skips the lossy links), --runs N, --busy-poll (coronet's reactor
 // never sleeps), --stall S (seconds without progress before a transfer is given up, default 60),
 // --limit S (seconds per transfer, default 900), --linux-cc NAME (the kernel's congestion control
-// in the namespaces made here, e.g. cubic to match coronet's; default: the system's, often bbr).
+// in the namespaces made here, one of tcp_allowed_congestion_control, e.g. reno for a loss-based
+// sender like coronet's; default: the system's, often bbr).
 #include <unistd.h>
 
 #include <algorithm>
@@ -166,7 +167,8 @@ Result<void> set_linux_cc(const NetNs& ns, const Options& o) {
   auto r = ns.exec("sysctl -qw net.ipv4.tcp_congestion_control=" + o.linux_cc);
   if (!r) {
     return Error(r.error().code(), "--linux-cc " + o.linux_cc + ": " + r.error().message() +
-                                       " (see /proc/sys/net/ipv4/tcp_available_congestion_control)");
+                                       " (a namespace may pick only what "
+                                       "/proc/sys/net/ipv4/tcp_allowed_congestion_control lists)");
   }
   return {};
 }

@@ -3,10 +3,20 @@
 //                                     items/s = round trips per second
 //   BM_Bulk/<buffer KiB>/<mode>       one connection, 1 MiB writes, 64 KiB reads; bytes/s
 // Modes: 0 = default (COOP_TASKRUN, ring fd, multishot), 1 = DEFER_TASKRUN + eventfd,
-// 2 = single-shot accept/recv. BM_IndirectCall is the usual baseline of coronet's benchmarks.
+// 2 = single-shot accept/recv. BM_EpollEchoRoundTrips/<conns> is the same test on a plain epoll
+// loop (level-triggered, non-blocking sockets, client and server in one thread): the baseline
+// the io_uring backend is read against. BM_IndirectCall is the usual baseline of coronet's
+// benchmarks.
 //
 //   bazel run --config=opt //kernel:uring_bench
+#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
+#include <netinet/in.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -119,6 +129,94 @@ BENCHMARK(BM_EchoRoundTrips)
     ->ArgsProduct({{1, 16, 128}, {0, 1, 2}})
     ->ArgNames({"conns", "mode"})
     ->UseRealTime();
+
+// The same round trips with a plain epoll loop: what a hand-written kernel-socket server does.
+struct EpollPairs {
+  int ep = -1;
+  std::vector<int> fds;  // clients and servers
+  std::vector<int> clients;
+  ~EpollPairs() {
+    for (int fd : fds) ::close(fd);
+    if (ep >= 0) ::close(ep);
+  }
+  bool init(int n) {
+    ep = ::epoll_create1(0);
+    int l = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (ep < 0 || l < 0) return false;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (::bind(l, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(l, 1024) != 0 ||
+        ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      ::close(l);
+      return false;
+    }
+    const int one = 1;
+    for (int i = 0; i < n; ++i) {
+      int c = ::socket(AF_INET, SOCK_STREAM, 0);
+      if (c < 0 || ::connect(c, reinterpret_cast<sockaddr*>(&a), len) != 0) break;
+      int s = ::accept4(l, nullptr, nullptr, SOCK_NONBLOCK);
+      if (s < 0) break;
+      ::fcntl(c, F_SETFL, ::fcntl(c, F_GETFL) | O_NONBLOCK);
+      for (int fd : {c, s}) {
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = (static_cast<std::uint64_t>(fd) << 1) | (fd == s ? 1u : 0u);
+        ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        fds.push_back(fd);
+      }
+      clients.push_back(c);
+    }
+    ::close(l);
+    return static_cast<int>(clients.size()) == n;
+  }
+  // Every client sends 64 bytes; servers echo; done when every client has its 64 bytes back.
+  bool round() {
+    std::array<char, 64> msg{};
+    for (int c : clients) {
+      if (::send(c, msg.data(), msg.size(), MSG_NOSIGNAL) != 64) return false;
+    }
+    std::size_t pending = clients.size() * msg.size();
+    std::array<epoll_event, 256> events;
+    std::array<char, 4096> buf;
+    while (pending > 0) {
+      const int n = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()), 1000);
+      if (n <= 0) return false;
+      for (int i = 0; i < n; ++i) {
+        const int fd = static_cast<int>(events[i].data.u64 >> 1);
+        const bool server = (events[i].data.u64 & 1) != 0;
+        const ssize_t r = ::recv(fd, buf.data(), buf.size(), 0);
+        if (r <= 0) return false;
+        if (server) {
+          if (::send(fd, buf.data(), static_cast<std::size_t>(r), MSG_NOSIGNAL) != r) return false;
+        } else {
+          pending -= static_cast<std::size_t>(r);
+        }
+      }
+    }
+    return true;
+  }
+};
+
+void BM_EpollEchoRoundTrips(benchmark::State& state) {
+  const int conns = static_cast<int>(state.range(0));
+  EpollPairs p;
+  if (!p.init(conns)) {
+    state.SkipWithError("epoll set-up failed");
+    return;
+  }
+  for (auto _ : state) {
+    if (!p.round()) {
+      state.SkipWithError("echo failed");
+      return;
+    }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * conns);
+  state.SetLabel("epoll");
+}
+BENCHMARK(BM_EpollEchoRoundTrips)->Arg(1)->Arg(16)->Arg(128)->ArgName("conns")->UseRealTime();
 
 void BM_Bulk(benchmark::State& state) {
   UringOptions o = options_for(state.range(1));
