@@ -11,28 +11,41 @@
 // arriving while the rx pool is exhausted is dropped and counted, as on a NIC. No impairments,
 // no clock: it measures the cost of moving frames, nothing else.
 //
-// Threading: each end is used by one thread at a time, and each direction has one producer (the
-// sending end) and one consumer (the receiving end); a and b may be on different threads.
+// Queues: with `queues` = N, each end has N rx/tx queue pairs and each direction N x N rings, one
+// per (sending tx queue, receiving rx queue), so every ring still has one producer and one
+// consumer: the thread of an engine owning queue i sends on rings (i, *) and receives from rings
+// (*, i). Which rx queue a frame reaches is the receiving end's steering (its "NIC's RSS"): a
+// SteeringFn as for the in-memory Wire (queue, or a copy to every queue for ARP), or, without
+// one, the queue with the sending queue's index.
+//
+// Threading: each queue of an end is used by one thread at a time; different queues of one end
+// may be used by different threads. a and b may be on different threads.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "coro/result.h"
 #include "nic/device.h"
 #include "nic/packet_pool.h"
 #include "nic/wire/shm_ring.h"
+#include "nic/wire/wire.h"
 
 namespace coronet::nic {
 
 struct ShmWireConfig {
   std::string name = "shm";
-  std::uint32_t slots = 1024;  // per direction; a power of two
+  std::uint32_t slots = 1024;  // per ring (one ring per direction and queue pair); a power of two
   std::uint16_t mtu = 1500;    // frames up to mtu + 14 bytes; mtu + 14 must fit a 2048-byte slot
   MacAddress mac_a;
   MacAddress mac_b;
-  PacketPoolConfig pool;  // each end's rx pool
+  PacketPoolConfig pool;  // each rx queue's pool
+  std::uint16_t queues = 1;  // rx/tx queue pairs per end
+  SteeringFn steer_a;        // spreads frames arriving at a over a's rx queues (null: same index)
+  SteeringFn steer_b;        // ... at b
 };
 
 class ShmWire;
@@ -50,22 +63,33 @@ class alignas(internal::kIndexSpacing) ShmWireDevice final : public Device {
   std::size_t tx_burst(std::uint16_t queue, std::span<Packet* const> pkts) override;
   QueueStats rx_stats(std::uint16_t queue) const override;
   QueueStats tx_stats(std::uint16_t queue) const override;
-  PacketPool& pool(std::uint16_t) override { return pool_; }
+  PacketPool& pool(std::uint16_t queue) override { return *queues_[queue < n_ ? queue : 0].pool; }
 
  private:
   friend class ShmWire;
   ShmWireDevice(const ShmWireConfig& config, const std::string& side, const MacAddress& mac,
-                internal::ShmRingProducer tx, internal::ShmRingConsumer rx);
+                std::vector<internal::ShmRingProducer> tx,
+                std::vector<internal::ShmRingConsumer> rx, SteeringFn peer_steer);
+  std::size_t tx_one_ring(std::uint16_t queue, std::span<Packet* const> pkts);
+
+  // One queue pair's state, on its own cache lines (different queues run on different threads).
+  // Each counter is written only by the thread using the queue; read it from that thread or
+  // after joining it.
+  struct alignas(internal::kIndexSpacing) Queue {
+    std::unique_ptr<PacketPool> pool;
+    std::vector<internal::ShmRingProducer> tx;  // [dst]: into the peer's rx queue dst
+    std::vector<internal::ShmRingConsumer> rx;  // [src]: from the peer's tx queue src
+    std::uint16_t rx_next = 0;                  // ring to look at first (round robin)
+    QueueStats rx_stats;
+    QueueStats tx_stats;
+  };
 
   DeviceInfo info_;
   std::uint32_t max_frame_;
-  PacketPool pool_;
-  internal::ShmRingProducer tx_;
-  internal::ShmRingConsumer rx_;
-  // Each counter is written only by the thread using this end; read them from that thread or
-  // after joining it.
-  QueueStats rx_stats_;
-  QueueStats tx_stats_;
+  std::uint16_t n_;
+  SteeringFn peer_steer_;  // how the other end spreads what we send over its rx queues
+  std::vector<Queue> queues_;
+  std::vector<std::function<void()>> peer_notify_;  // [peer rx queue]: frames were published
 };
 
 class ShmWire {
@@ -84,19 +108,25 @@ class ShmWire {
 
   ShmWireDevice& a() { return *a_; }
   ShmWireDevice& b() { return *b_; }
+  // `fn` runs (on the sending thread) after a burst was published to `receiver`'s rx `queue`:
+  // e.g. the receiving reactor's wake(), so that its engine may sleep instead of busy-polling
+  // (the wire has no file descriptor). Set before traffic starts.
+  void set_rx_notify(ShmWireDevice& receiver, std::uint16_t queue, std::function<void()> fn);
   int fd() const { return fd_; }
   std::size_t region_size() const { return size_; }
   std::uint32_t slots() const { return slots_; }
+  std::uint16_t queues() const { return queues_; }
   const void* region() const { return base_; }
 
  private:
-  ShmWire(int fd, std::byte* base, std::size_t size, std::uint32_t slots,
+  ShmWire(int fd, std::byte* base, std::size_t size, std::uint32_t slots, std::uint16_t queues,
           const ShmWireConfig& config);
 
   int fd_;
   std::byte* base_;
   std::size_t size_;
   std::uint32_t slots_;
+  std::uint16_t queues_;
   std::unique_ptr<ShmWireDevice> a_;  // sends on ring a->b, receives on ring b->a
   std::unique_ptr<ShmWireDevice> b_;
 };

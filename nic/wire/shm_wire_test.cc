@@ -309,5 +309,118 @@ TEST(ShmWire, AcrossForkParentSendsChildReceivesAndVerifies) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "2: bad frame, 3: timed out, 4: counters";
 }
 
+// --- Queues: N x N rings per direction, steered by the receiving end ---------------------------
+
+std::vector<Packet*> receive_queue(Device& dev, std::uint16_t q) {
+  std::vector<Packet*> got;
+  Packet* buf[32];
+  for (;;) {
+    std::size_t n = dev.rx_burst(q, buf);
+    got.insert(got.end(), buf, buf + n);
+    if (n == 0) return got;
+  }
+}
+
+std::uint64_t seq_of(const Packet& p) {
+  std::uint64_t s;
+  std::memcpy(&s, p.data(), sizeof(s));
+  return s;
+}
+
+TEST(ShmWire, WithoutSteeringEachQueueReachesThePeersQueueOfTheSameIndex) {
+  ShmWireConfig c = small_config();
+  c.queues = 3;
+  auto w = make_wire(c);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->a().info().rx_queues, 3);
+  EXPECT_EQ(w->b().info().tx_queues, 3);
+  for (std::uint16_t q = 0; q < 3; ++q) {
+    Packet* p = make_frame(w->a(), 100 + q);
+    ASSERT_NE(p, nullptr);
+    ASSERT_EQ(w->a().tx_burst(q, std::span<Packet* const>(&p, 1)), 1u);
+  }
+  for (std::uint16_t q = 0; q < 3; ++q) {
+    auto got = receive_queue(w->b(), q);
+    ASSERT_EQ(got.size(), 1u) << "queue " << q;
+    EXPECT_TRUE(check_frame(*got[0], 100 + q));
+    EXPECT_EQ(w->b().rx_stats(q).packets, 1u);
+    free_all(got);
+  }
+}
+
+// The receiving end's steering picks the rx queue per frame (here: the sequence number modulo
+// the queues, 0xff.. for "every queue"); each queue gets its frames in the order they were sent
+// from every sending queue, and a copy for all reaches every queue.
+TEST(ShmWire, SteeringSpreadsFramesOverTheReceivingQueuesInOrder) {
+  ShmWireConfig c = small_config(64, 256);
+  c.queues = 2;
+  c.steer_b = [](const Packet& f, std::uint16_t queues) {
+    Steering s;
+    const std::uint64_t seq = seq_of(f);
+    if (seq % 10 == 9) {
+      s.all_queues = true;
+    } else {
+      s.queue = static_cast<std::uint16_t>(seq % queues);
+    }
+    return s;
+  };
+  auto w = make_wire(c);
+  ASSERT_TRUE(w);
+  // From a's queue 1: frames 0..39 in one burst.
+  std::vector<Packet*> burst;
+  for (std::uint64_t seq = 0; seq < 40; ++seq) burst.push_back(make_frame(w->a(), seq));
+  ASSERT_EQ(w->a().tx_burst(1, burst), 40u);
+  for (std::uint16_t q = 0; q < 2; ++q) {
+    auto got = receive_queue(w->b(), q);
+    std::vector<std::uint64_t> seqs;
+    for (Packet* p : got) {
+      seqs.push_back(seq_of(*p));
+      EXPECT_TRUE(check_frame(*p, seq_of(*p)));
+    }
+    std::vector<std::uint64_t> want;
+    for (std::uint64_t seq = 0; seq < 40; ++seq) {
+      if (seq % 10 == 9 || seq % 2 == q) want.push_back(seq);
+    }
+    EXPECT_EQ(seqs, want) << "queue " << q;
+    free_all(got);
+  }
+}
+
+// A unicast frame whose ring is full ends the burst there: it and the rest stay the caller's,
+// what went before (to any ring) is sent.
+TEST(ShmWire, FullRingOfOneQueueStopsTheBurstAtThatFrame) {
+  ShmWireConfig c = small_config(4, 64);
+  c.queues = 2;
+  c.steer_b = [](const Packet& f, std::uint16_t) {
+    Steering s;
+    s.queue = static_cast<std::uint16_t>(seq_of(f) < 100 ? 0 : 1);
+    return s;
+  };
+  auto w = make_wire(c);
+  ASSERT_TRUE(w);
+  std::vector<Packet*> burst;
+  for (std::uint64_t seq : {100, 1, 2, 3, 4, 5, 101}) burst.push_back(make_frame(w->a(), seq));
+  // Ring (0 -> 0) holds 4: frames 1..4 go, frame 5 finds it full.
+  ASSERT_EQ(w->a().tx_burst(0, burst), 5u);
+  EXPECT_EQ(w->a().tx_stats(0).drops, 2u);  // refused: 5 and 101, still ours
+  PacketPool::free(burst[5]);
+  PacketPool::free(burst[6]);
+  auto q0 = receive_queue(w->b(), 0);
+  auto q1 = receive_queue(w->b(), 1);
+  EXPECT_EQ(q0.size(), 4u);
+  ASSERT_EQ(q1.size(), 1u);
+  EXPECT_EQ(seq_of(*q1[0]), 100u);
+  free_all(q0);
+  free_all(q1);
+}
+
+TEST(ShmWire, CreateRejectsZeroQueues) {
+  ShmWireConfig c = small_config();
+  c.queues = 0;
+  auto w = ShmWire::create(c);
+  ASSERT_FALSE(w.has_value());
+  EXPECT_NE(w.error().message().find("queues"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace coronet::nic

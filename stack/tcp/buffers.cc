@@ -9,6 +9,12 @@ ByteRing::~ByteRing() {
   if (data_ != nullptr && budget_ != nullptr) budget_->used -= cap_;
 }
 
+void ByteRing::release() {
+  if (data_ == nullptr) return;
+  if (budget_ != nullptr) budget_->used -= cap_;
+  data_.reset();
+}
+
 bool ByteRing::ensure() {
   if (data_ != nullptr) return true;
   if (budget_ != nullptr) {

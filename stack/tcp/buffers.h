@@ -42,6 +42,8 @@ class ByteRing {
   bool allocated() const { return data_ != nullptr; }
   // Allocates the bytes if not yet done; false when the budget refuses.
   bool ensure();
+  // Frees the bytes (back to the budget); the next write allocates them again.
+  void release();
   // Copies `in` to logical position `pos` (modulo capacity), wrapping. Precondition: ensure().
   void write_at(std::size_t pos, std::span<const std::byte> in);
   // Copies out.size() bytes from logical position `pos`, wrapping. Precondition: allocated.
@@ -147,6 +149,12 @@ class RecvBuffer {
   // can_hold(seq, p->size()).
   void hold(SeqNum seq, nic::Packet* p);
   std::size_t held_packets() const { return held_count_; }
+  // Gives the ring's memory back to the core's budget when nothing is buffered (a connection
+  // that can receive no more data, e.g. in TIME-WAIT, must not pin it for 2*MSL).
+  void release_if_empty() {
+    if (ready_ == 0 && nranges_ == 0 && held_count_ == 0) ring_.release();
+  }
+  bool ring_allocated() const { return ring_.allocated(); }
   // Copies up to out.size() in-order bytes to the user (held packets first, then the ring);
   // returns the count.
   std::size_t read(std::span<std::byte> out);

@@ -183,7 +183,7 @@ void TcpLayer::listen_input(ListenerState& l, const TcpHeader& h, const IpRxInfo
   t->rcv_adv = h.seq + 1;
   apply_syn_options(*t, h);
   t->iss = generate_isn(t->local, t->remote);
-  t->ts_offset = std::rotl(t->iss.raw(), 13);  // RFC 7323 §5.4: hides the host clock
+  t->ts_offset = ts_offset_for(t->local, t->remote);  // RFC 7323 §5.4
   t->snd_una = t->iss;
   t->snd_nxt = t->iss + 1;
   t->snd_max = t->snd_nxt;

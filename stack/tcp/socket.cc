@@ -67,6 +67,8 @@ coro::Task<Result<std::size_t>> Connection::read(std::span<std::byte> buf) {
         t.ack_now = true;
         t.layer.mark_output(&t);
       }
+      // The last bytes read after the connection can receive no more: free the ring now.
+      if (t.state == State::kTimeWait || t.state == State::kClosed) t.rcvbuf.release_if_empty();
       co_return n;
     }
     if (t.peer_closed) co_return std::size_t{0};

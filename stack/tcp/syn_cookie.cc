@@ -85,7 +85,8 @@ void TcpLayer::send_syn_cookie(ListenerState& l, const TcpHeader& syn, const IpR
     }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
         engine_.reactor().now().time_since_epoch());
-    const std::uint32_t clock = static_cast<std::uint32_t>(ms.count()) + std::rotl(iss.raw(), 13);
+    const std::uint32_t clock =
+        static_cast<std::uint32_t>(ms.count()) + ts_offset_for(local, remote);
     h.options.ts_val = (clock & ~kOptionBits) | bits;
     h.options.ts_ecr = *syn.options.ts_val;
   }
@@ -118,7 +119,7 @@ Tcb* TcpLayer::cookie_ack_input(ListenerState& l, const TcpHeader& h, const IpRx
   // The window the cookie SYN-ACK offered (unscaled, as SYNs are), so data on this ACK fits.
   t->rcv_adv = irs + 1 + static_cast<std::uint32_t>(std::min<std::size_t>(t->rcvbuf.capacity(), 0xffff));
   t->iss = iss;
-  t->ts_offset = std::rotl(iss.raw(), 13);
+  t->ts_offset = ts_offset_for(local, remote);
   t->snd_una = iss;
   t->snd_nxt = iss + 1;
   t->snd_max = t->snd_nxt;

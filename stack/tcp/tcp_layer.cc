@@ -156,23 +156,44 @@ void TcpLayer::remove(Tcb* t) {
   t->in_table = false;
 }
 
-SeqNum TcpLayer::generate_isn(Endpoint local, Endpoint remote) {
-  // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), with M a
-  // 4-microsecond timer and F a keyed hash (SipHash-2-4 from libsodium).
-  unsigned char in[12];
+namespace {
+
+// SipHash-2-4 (libsodium's shorthash) under `key` of the 4-tuple and a tag byte that keeps the
+// uses apart; the first 32 bits.
+std::uint32_t keyed_tuple_hash(const unsigned char* key, Endpoint local, Endpoint remote,
+                               unsigned char tag) {
+  unsigned char in[13];
   std::uint32_t lip = local.addr.raw();
   std::uint32_t rip = remote.addr.raw();
   std::memcpy(in, &lip, 4);
   std::memcpy(in + 4, &rip, 4);
   std::memcpy(in + 8, &local.port, 2);
   std::memcpy(in + 10, &remote.port, 2);
+  in[12] = tag;
   unsigned char out[crypto_shorthash_BYTES];
-  crypto_shorthash(out, in, sizeof(in), isn_key_);
-  std::uint32_t f;
-  std::memcpy(&f, out, 4);
+  crypto_shorthash(out, in, sizeof(in), key);
+  std::uint32_t v;
+  std::memcpy(&v, out, 4);
+  return v;
+}
+
+}  // namespace
+
+SeqNum TcpLayer::generate_isn(Endpoint local, Endpoint remote) {
+  // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), with M a
+  // 4-microsecond timer and F a keyed hash.
+  const std::uint32_t f = keyed_tuple_hash(isn_key_, local, remote, 'I');
   auto now = engine_.reactor().clock().now().time_since_epoch();
-  auto m = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(now).count() / 4);
+  auto m = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(now).count() / 4);
   return SeqNum(m + f);
+}
+
+std::uint32_t TcpLayer::ts_offset_for(Endpoint local, Endpoint remote) const {
+  // RFC 7323 §5.4 / §7.1: a per-connection offset hides the host clock, but it must be the same
+  // for every incarnation of a 4-tuple, so that timestamps keep growing across them: RFC 6191
+  // lets a SYN with a newer timestamp end a TIME-WAIT. So a keyed hash of the 4-tuple, no clock.
+  return keyed_tuple_hash(isn_key_, local, remote, 'T');
 }
 
 Result<ListenerState*> TcpLayer::listen(std::uint16_t port, std::size_t backlog,
@@ -274,7 +295,7 @@ Result<Tcb*> TcpLayer::open(Endpoint remote, std::uint16_t local_port, BufferSiz
   Tcb* t = new_tcb(local, remote, sizes);
   t->user_attached = true;
   t->iss = generate_isn(local, remote);
-  t->ts_offset = std::rotl(t->iss.raw(), 13);  // RFC 7323 §5.4: hides the host clock
+  t->ts_offset = ts_offset_for(local, remote);  // RFC 7323 §5.4
   t->snd_una = t->iss;
   t->snd_nxt = t->iss + 1;
   t->snd_max = t->snd_nxt;
@@ -427,6 +448,9 @@ void TcpLayer::enter_time_wait(Tcb& t) {
   engine_.reactor().cancel_timer(t.keepalive_timer);
   engine_.reactor().cancel_timer(t.rack_timer);
   t.seglog.clear();  // nothing of ours is outstanding any more: give the log's memory back
+  // Nothing more can arrive either (a repeated FIN carries no data): unless the user still has
+  // data to read, the receive ring goes back to the core's budget rather than wait out 2*MSL.
+  t.rcvbuf.release_if_empty();
   if (!t.in_time_wait_list) {
     t.state = State::kTimeWait;
     t.in_time_wait_list = true;

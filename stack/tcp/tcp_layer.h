@@ -191,6 +191,8 @@ class TcpLayer {
   void insert(Tcb* t);
   void remove(Tcb* t);
   SeqNum generate_isn(Endpoint local, Endpoint remote);
+  // RFC 7323 §5.4 timestamp offset: a keyed hash of the 4-tuple, the same for every incarnation.
+  std::uint32_t ts_offset_for(Endpoint local, Endpoint remote) const;
   void listen_input(ListenerState& l, const TcpHeader& h, const IpRxInfo& info,
                     std::uint32_t seg_len);
   void syn_sent_input(Tcb& t, const TcpHeader& h);

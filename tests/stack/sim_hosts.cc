@@ -3,7 +3,34 @@
 #include <chrono>
 #include <string>
 
+#include "stack/net/bytes.h"
+
 namespace coronet::testing {
+
+nic::SteeringFn rss_steering(const nic::rss::Toeplitz& hash, const nic::rss::Reta& reta) {
+  return [&hash, &reta](const nic::Packet& f, std::uint16_t) {
+    nic::Steering s;
+    const std::byte* d = f.data();
+    if (f.size() < 14) return s;
+    const std::uint16_t type = stack::load_be16(d + 12);
+    if (type == 0x0806) {
+      s.all_queues = true;
+      return s;
+    }
+    if (type != 0x0800 || f.size() < 14 + 20 + 4 || static_cast<std::uint8_t>(d[23]) != 6) {
+      return s;
+    }
+    const std::size_t ihl = (static_cast<std::size_t>(d[14]) & 0xf) * 4;
+    if (f.size() < 14 + ihl + 4) return s;
+    const std::byte* l4 = d + 14 + ihl;
+    nic::rss::Ipv4Tuple t{stack::load_be32(d + 26), stack::load_be32(d + 30),
+                          stack::load_be16(l4), stack::load_be16(l4 + 2)};
+    const std::uint32_t h = hash.hash(t);
+    s.queue = reta.queue_of(h);
+    s.rss_hash = h;
+    return s;
+  };
+}
 
 nic::ImpairmentConfig harsh_link(std::uint64_t seed) {
   using namespace std::chrono_literals;

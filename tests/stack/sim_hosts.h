@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "coro/testing.h"
+#include "nic/rss/reta.h"
+#include "nic/rss/toeplitz.h"
 #include "nic/wire/wire.h"
 #include "stack/engine.h"
 #include "stack/tcp/socket.h"
@@ -22,6 +24,11 @@ nic::WireEndConfig end_config(const char* name, std::uint8_t last, nic::Impairme
 // The badly impaired link of tests/stack/tcp_kernel_impair_test (issue 6), for one direction:
 // 5% loss, 1% duplication, 25% reordering, 10 ms +/- 5 ms delay, 0.1% of frames corrupted.
 nic::ImpairmentConfig harsh_link(std::uint64_t seed);
+
+// A NIC's receive-side scaling as a wire steering function: ARP to every queue (each engine
+// learns its neighbours), IPv4 TCP by the Toeplitz hash of its 4-tuple through the RETA, the
+// rest to queue 0. `hash` and `reta` must outlive the function.
+nic::SteeringFn rss_steering(const nic::rss::Toeplitz& hash, const nic::rss::Reta& reta);
 
 struct SimHost {
   SimHost(coro::Reactor& reactor, nic::Device& dev, stack::Ipv4Address addr,

@@ -35,27 +35,7 @@ struct Sharded {
     wire = std::make_unique<nic::Wire>(v.clock, end_config("a", 1, {}, kQueues),
                                        end_config("b", 2));
     // The NIC: ARP to every queue; IPv4 TCP by the Toeplitz hash of its 4-tuple.
-    wire->a().set_steering([this](const nic::Packet& f, std::uint16_t) {
-      nic::Steering s;
-      const std::byte* d = f.data();
-      if (f.size() < 14) return s;
-      const std::uint16_t type = stack::load_be16(d + 12);
-      if (type == 0x0806) {
-        s.all_queues = true;
-        return s;
-      }
-      if (type != 0x0800 || f.size() < 14 + 20 + 4 || static_cast<std::uint8_t>(d[23]) != 6) {
-        return s;
-      }
-      const std::size_t ihl = (static_cast<std::size_t>(d[14]) & 0xf) * 4;
-      const std::byte* l4 = d + 14 + ihl;
-      nic::rss::Ipv4Tuple t{stack::load_be32(d + 26), stack::load_be32(d + 30),
-                            stack::load_be16(l4), stack::load_be16(l4 + 2)};
-      const std::uint32_t h = hash.hash(t);
-      s.queue = reta.queue_of(h);
-      s.rss_hash = h;
-      return s;
-    });
+    wire->a().set_steering(rss_steering(hash, reta));
     for (std::uint16_t q = 0; q < kQueues; ++q) {
       a[q] = std::make_unique<Host>(v.reactor, wire->a(),
                                     stack::EngineConfig{.address = kAddrA, .queue = q});

@@ -396,6 +396,90 @@ TEST(TcpSim, RackTlpCutsTimeoutsUnderLossAndReordering) {
   EXPECT_LT(with_s, without_s);
 }
 
+// A connection that can receive no more (TIME-WAIT) gives its receive ring back at once. With
+// room for 4 rings per core, 20 short connections in a row, each buffering its request before
+// the server reads it and closing from the server side first, all go through without a drop at
+// the memory cap (before: each TIME-WAIT pinned its ring for 2*MSL, and a busy server stalled
+// after recv_memory_limit / recv_buffer connections).
+TEST(TcpSim, TimeWaitGivesTheReceiveRingBack) {
+  constexpr int kConns = 20;
+  stack::tcp::TcpConfig cfg;
+  cfg.recv_memory_limit = 4 * cfg.recv_buffer;
+  SimPair s({}, {}, cfg);
+  auto listener = stack::tcp::listen(s.b->tcp, kPort);
+  ASSERT_TRUE(listener.has_value());
+  auto server = [&]() -> coro::Task<int> {
+    int served = 0;
+    for (int i = 0; i < kConns; ++i) {
+      auto c = co_await listener->accept();
+      if (!c) co_return served;
+      co_await coro::sleep_for(1ms);  // the request arrives first: it is buffered in the ring
+      std::byte buf[64];
+      if (!co_await c->read_exactly(buf)) co_return served;
+      (void)co_await c->write(buf);
+      if (co_await c->close()) ++served;
+    }
+    co_return served;
+  };
+  auto client = [&]() -> coro::Task<int> {
+    int ok = 0;
+    for (int i = 0; i < kConns; ++i) {
+      auto c = co_await stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort});
+      if (!c) continue;
+      std::byte msg[64] = {};
+      std::byte back[64];
+      if (co_await c->write(msg) && co_await c->read_exactly(back)) ++ok;
+      (void)co_await c->close();
+    }
+    co_return ok;
+  };
+  auto [served, ok] = s.v.reactor.block_on(coro::when_all(server(), client()));
+  EXPECT_EQ(served, kConns);
+  EXPECT_EQ(ok, kConns);
+  EXPECT_EQ(s.b->tcp.stats().rx_memory_drops, 0u);
+  EXPECT_EQ(s.b->tcp.stats().time_wait, static_cast<std::uint64_t>(kConns));  // all still there
+  EXPECT_EQ(s.b->tcp.recv_memory().used, 0u);
+  EXPECT_GT(s.b->tcp.stats().rx_ring_bytes, 0u);  // the rings were really used
+}
+
+// RFC 6191 with RFC 7323 §5.4: a client reconnecting from the same port while the server still
+// holds the previous incarnation in TIME-WAIT is let in, because its timestamps are newer: the
+// per-connection timestamp offset depends on the 4-tuple only, so timestamps keep growing from
+// one incarnation to the next (an offset derived from the ISN's clock made them jump at random).
+TEST(TcpSim, ReconnectFromTheSamePortReusesTimeWait) {
+  constexpr int kRounds = 10;
+  SimPair s;
+  auto listener = stack::tcp::listen(s.b->tcp, kPort);
+  ASSERT_TRUE(listener.has_value());
+  auto server = [&]() -> coro::Task<void> {
+    for (int i = 0; i < kRounds; ++i) {
+      auto c = co_await listener->accept();
+      if (!c) co_return;
+      std::byte buf[8];
+      if (co_await c->read_exactly(buf)) (void)co_await c->write(buf);
+      (void)co_await c->close();  // first: the server holds TIME-WAIT
+    }
+  };
+  s.v.reactor.spawn(server());
+  auto client = [&]() -> coro::Task<int> {
+    int ok = 0;
+    for (int i = 0; i < kRounds; ++i) {
+      co_await coro::sleep_for(std::chrono::milliseconds(1000 + 937 * i));  // within 2*MSL
+      auto c = co_await stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort},
+                                            {.local_port = 40000});
+      if (!c) continue;
+      std::byte msg[8] = {};
+      std::byte back[8];
+      if (co_await c->write(msg) && co_await c->read_exactly(back)) ++ok;
+      (void)co_await c->close();
+    }
+    co_return ok;
+  };
+  EXPECT_EQ(s.v.reactor.block_on(client()), kRounds);
+  EXPECT_EQ(s.b->tcp.stats().time_wait_reused, static_cast<std::uint64_t>(kRounds - 1));
+  EXPECT_EQ(s.a->tcp.stats().rto_expiries, 0u);
+}
+
 // The per-core receive memory cap: with room for one receive ring, two connections that both
 // need one still deliver byte-exact streams; the second one's data is dropped (and resent) until
 // the first connection ends and its ring is returned. Idle or direct-to-reader connections never
