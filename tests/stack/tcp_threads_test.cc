@@ -99,6 +99,9 @@ TEST(TcpThreads, EnginesOnTheirOwnThreadsShareTheConnectionsEvenly) {
   auto wire = nic::ShmWire::create(wc);
   ASSERT_TRUE(wire.has_value()) << wire.error().message();
 
+  // The client engine first: its wake-up hook must be in place before any engine sends (the
+  // hooks are set before traffic starts; the server threads are created after it).
+  Core client(**wire, (*wire)->a(), kClient, 0);
   // Server engines: constructed and run on their own threads; they report when listening.
   std::array<int, kQueues> served{};
   std::array<std::atomic<coro::Reactor*>, kQueues> reactors{};
@@ -125,7 +128,6 @@ TEST(TcpThreads, EnginesOnTheirOwnThreadsShareTheConnectionsEvenly) {
 
   int ok = 0;
   {
-    Core client(**wire, (*wire)->a(), kClient, 0);
     std::vector<coro::Task<int>> tasks;
     for (int i = 0; i < kConcurrency; ++i) {
       tasks.push_back(clients(client.tcp, kConns / kConcurrency));
