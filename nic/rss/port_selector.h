@@ -98,9 +98,19 @@ std::optional<std::uint16_t> PortSelector::select(const ActiveOpen& open, IsFree
 
   const std::uint32_t base = reply_hash(open, 0);
   const std::uint32_t first_block = r.first >> kBlockBits;
-  const std::uint32_t blocks = (r.last >> kBlockBits) - first_block + 1;
-  const std::uint32_t start_block = open.hint % blocks;
-  const std::uint32_t start_entry = (open.hint / blocks) % entries;
+  const std::uint32_t last_block = r.last >> kBlockBits;
+  const std::uint32_t blocks = last_block - first_block + 1;
+  // The hint picks the first candidate: a block and a RETA entry. It starts only in blocks wholly
+  // inside the range, where every candidate is a port of the range, so consecutive hints name
+  // distinct ports (a candidate outside the range would fall through to the next entry, which is
+  // another hint's first choice: a port reused a few connects later, while the peer may still
+  // hold its 4-tuple in TIME-WAIT). Partial blocks are still searched when the others are full.
+  const std::uint32_t full_first = first_block + ((r.first & (kBlockSize - 1)) != 0 ? 1 : 0);
+  const std::uint32_t full_end = last_block + ((r.last & (kBlockSize - 1)) == kBlockSize - 1 ? 1 : 0);
+  const std::uint32_t full = full_end > full_first ? full_end - full_first : 0;
+  const std::uint32_t start_block =
+      full > 0 ? full_first - first_block + open.hint % full : open.hint % blocks;
+  const std::uint32_t start_entry = (open.hint / (full > 0 ? full : blocks)) % entries;
 
   for (std::uint32_t b = 0; b < blocks; ++b) {
     const std::uint32_t block_base = (first_block + (start_block + b) % blocks) << kBlockBits;

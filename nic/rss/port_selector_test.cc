@@ -219,6 +219,36 @@ TEST(PortSelector, HintsSpreadConnectsOverTheRange) {
   EXPECT_GT(*ports.rbegin(), 60000);
 }
 
+// Consecutive hints (a core's connect counter) name distinct ports for as many connects as the
+// range's whole blocks times the queue's RETA entries: a port comes back only after thousands of
+// connects, not a few dozen later while the peer may still hold the old 4-tuple in TIME-WAIT
+// (found by benchmarks/shm_scale_bench: the last, partial block of Linux's range fell through to
+// the next hint's port).
+TEST(PortSelector, ConsecutiveHintsNameDistinctPorts) {
+  for (const Key& key : {kSymmetricKey, kMicrosoftKey}) {
+    const Toeplitz hash(key);
+    for (std::uint16_t queues : {1, 2, 4}) {
+      const Reta reta = Reta::round_robin(queues);
+      const PortSelector sel(hash, reta);
+      ActiveOpen open;
+      open.local_addr = 0xc6120001;
+      open.remote_addr = 0xc6120002;
+      open.remote_port = 8000;
+      open.queue = static_cast<std::uint16_t>(queues - 1);
+      // Linux's range has 54 whole blocks; a queue has 128 / queues entries.
+      const std::uint32_t n = 54u * (128u / queues);
+      std::set<std::uint16_t> ports;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        open.hint = 32768 + i;
+        const auto port = sel.select(open);
+        ASSERT_TRUE(port);
+        ASSERT_TRUE(ports.insert(*port).second)
+            << "port " << *port << " again at connect " << i << ", queues " << queues;
+      }
+    }
+  }
+}
+
 TEST(PortSelector, NoAnswerForImpossibleRequests) {
   const Toeplitz hash(kMicrosoftKey);
   const std::array<std::uint16_t, 4> entries = {0, 0, 2, 2};  // queue 1 has no entry

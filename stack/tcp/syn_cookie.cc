@@ -150,9 +150,12 @@ Tcb* TcpLayer::cookie_ack_input(ListenerState& l, const TcpHeader& h, const IpRx
 
 bool TcpLayer::time_wait_reusable(const Tcb& t, const TcpHeader& syn) const {
   if (listeners_.find(syn.dst_port) == listeners_.end()) return false;
-  // RFC 6191 §2: with timestamps, a SYN whose TSval is newer than the last one seen.
+  // RFC 6191 §2: with timestamps, a SYN whose TSval is newer than the last one seen, or equal
+  // to it (a reconnect within one tick of the timestamp clock) with a sequence number beyond
+  // the old incarnation's.
   if (t.ts_ok && syn.options.ts_val) {
-    return static_cast<std::int32_t>(*syn.options.ts_val - t.ts_recent) > 0;
+    const auto newer = static_cast<std::int32_t>(*syn.options.ts_val - t.ts_recent);
+    return newer > 0 || (newer == 0 && syn.seq > rcv_nxt(t));
   }
   // RFC 1122 §4.2.2.13 / RFC 9293 §3.10.7.4: otherwise an ISN beyond the old RCV.NXT.
   return syn.seq > rcv_nxt(t);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "stack/net/bytes.h"
 
@@ -112,6 +113,33 @@ coro::Task<Result<std::size_t>> connect_and_read(stack::tcp::TcpLayer& tcp, stac
   if (!c) co_return c.error();
   std::byte buf[16];
   co_return co_await c->read(buf);
+}
+
+coro::Task<void> short_echo_server(stack::tcp::Listener& l, int* served, std::size_t bytes,
+                                   int count) {
+  std::vector<std::byte> buf(bytes);
+  for (int i = 0; count < 0 || i < count; ++i) {
+    auto c = co_await l.accept();
+    if (!c) co_return;
+    if (co_await c->read_exactly(buf) && co_await c->write(buf) && co_await c->close()) {
+      ++*served;
+    }
+  }
+}
+
+coro::Task<int> short_echo_client(stack::tcp::TcpLayer& tcp, stack::Endpoint to, int count,
+                                  std::size_t bytes) {
+  std::vector<std::byte> msg(bytes);
+  std::vector<std::byte> back(bytes);
+  int ok = 0;
+  for (int i = 0; i < count; ++i) {
+    auto c = co_await stack::tcp::connect(tcp, to);
+    if (!c) continue;
+    for (std::size_t k = 0; k < bytes; ++k) msg[k] = pattern(static_cast<std::uint64_t>(i), k);
+    if (co_await c->write(msg) && co_await c->read_exactly(back) && msg == back) ++ok;
+    (void)co_await c->close();
+  }
+  co_return ok;
 }
 
 }  // namespace coronet::testing

@@ -9,6 +9,7 @@
 #include "coro/testing.h"
 #include "nic/rss/reta.h"
 #include "nic/rss/toeplitz.h"
+#include "nic/wire/shm_wire.h"
 #include "nic/wire/wire.h"
 #include "stack/engine.h"
 #include "stack/tcp/socket.h"
@@ -73,6 +74,34 @@ coro::Task<Result<std::uint64_t>> receive_pattern(stack::tcp::Connection& c, std
 coro::Task<Result<std::uint64_t>> send_then_receive(stack::tcp::TcpLayer& tcp, stack::Endpoint to,
                                                     std::uint64_t seed_up, std::uint64_t up,
                                                     std::uint64_t seed_down);
+// mTCP's short-connection workload, server side: accepts, reads `bytes`, writes them back, closes;
+// until `count` connections were served (-1: until the listener or the reactor ends). Counts
+// every connection served in full in *served.
+coro::Task<void> short_echo_server(stack::tcp::Listener& l, int* served, std::size_t bytes = 64,
+                                   int count = -1);
+// Client side: `count` connections one after another, each connect, write `bytes` (a pattern that
+// differs per connection), read them back, compare, close. Returns how many came back intact.
+coro::Task<int> short_echo_client(stack::tcp::TcpLayer& tcp, stack::Endpoint to, int count,
+                                  std::size_t bytes = 64);
+
+// One engine on a thread of its own over a queue of a shared-memory wire: its reactor (real time,
+// sleeping when idle), the engine on `queue`, its TCP. The wire has no file descriptor, so the
+// constructor installs the wake-up hook that lets a sender wake this reactor; construct every
+// engine of a wire before any of them sends (the hooks are set before traffic).
+struct ShmCore {
+  ShmCore(nic::ShmWire& wire, nic::ShmWireDevice& dev, stack::Ipv4Address addr,
+          std::uint16_t queue, stack::tcp::TcpConfig tcp_config = {},
+          coro::Duration spin_before_sleep = coro::ReactorOptions{}.spin_before_sleep)
+      : reactor(coro::ReactorOptions{.core = queue, .spin_before_sleep = spin_before_sleep}),
+        engine(reactor, dev, stack::EngineConfig{.address = addr, .queue = queue}),
+        tcp(engine, tcp_config) {
+    wire.set_rx_notify(dev, queue, [r = &reactor] { r->wake(); });
+  }
+  coro::Reactor reactor;
+  stack::Engine engine;
+  stack::tcp::TcpLayer tcp;
+};
+
 // Connects to `to` and reads once: what the peer's immediate close or reset looks like.
 coro::Task<Result<std::size_t>> connect_and_read(stack::tcp::TcpLayer& tcp, stack::Endpoint to);
 

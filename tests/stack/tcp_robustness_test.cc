@@ -193,6 +193,38 @@ TEST(TcpRobustness, NewerSynReusesTimeWait) {
   EXPECT_EQ(n.s.tcp.stats().time_wait_reused, 1u);
 }
 
+// RFC 6191 §2, second rule: a SYN whose TSval equals TS.Recent (a reconnect within one tick of
+// the peer's timestamp clock) reuses TIME-WAIT when its sequence number is beyond the old
+// incarnation's; at or below it the SYN is refused. A fast client reconnecting from the same port
+// within a millisecond otherwise waited a whole SYN timeout.
+TEST(TcpRobustness, SynWithTheSameTimestampReusesTimeWaitOnlyWithANewerSequenceNumber) {
+  NegotiatedConnection n;
+  ASSERT_TRUE(n.conn.shutdown().has_value());
+  n.s.settle();
+  auto fin = n.s.next_sent();
+  ASSERT_TRUE(fin.has_value());
+  ASSERT_TRUE(fin->has(flag::kFin));
+  n.s.send(Seg{.flags = flag::kAck | flag::kFin, .seq = 1001, .ack = n.iss + 2,
+               .options = ts(120, n.our_ts)},
+           kPort);
+  while (n.s.next_sent()) {
+  }
+  ASSERT_EQ(n.s.tcp.stats().time_wait, 1u);
+  // RCV.NXT is 1002 (after the peer's FIN). Same TSval, sequence number not beyond: refused.
+  n.s.send(Seg{.flags = flag::kSyn, .seq = 1002, .options = ts_sack_options(120)}, kPort);
+  auto old = n.s.next_sent();
+  ASSERT_TRUE(old.has_value());
+  EXPECT_FALSE(old->has(flag::kSyn));
+  EXPECT_EQ(n.s.tcp.stats().time_wait_reused, 0u);
+  // Same TSval, sequence number beyond: a new incarnation.
+  n.s.send(Seg{.flags = flag::kSyn, .seq = 7000, .options = ts_sack_options(120)}, kPort);
+  auto synack = n.s.next_sent();
+  ASSERT_TRUE(synack.has_value());
+  EXPECT_EQ(synack->flags, flag::kSyn | flag::kAck);
+  EXPECT_EQ(synack->ack.raw(), 7001u);
+  EXPECT_EQ(n.s.tcp.stats().time_wait_reused, 1u);
+}
+
 // RFC 5961 §7: challenge ACKs are limited per second; the rest are counted, not sent.
 TEST(TcpRobustness, ChallengeAcksAreRateLimited) {
   stack::tcp::TcpConfig cfg;

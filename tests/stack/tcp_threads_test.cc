@@ -10,7 +10,6 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -40,49 +39,6 @@ constexpr int kConns = 10000;
 #endif
 constexpr int kConcurrency = 40;
 
-// One engine: its reactor, the engine on its queue, its TCP. The wire has no file descriptor,
-// so the sending side wakes the reactor of the queue it published to (the reactor sleeps when
-// idle: three engines on two cores must not busy-poll).
-struct Core {
-  Core(nic::ShmWire& wire, nic::ShmWireDevice& dev, stack::Ipv4Address addr, std::uint16_t queue)
-      : reactor(coro::ReactorOptions{.core = queue}),
-        engine(reactor, dev, stack::EngineConfig{.address = addr, .queue = queue}),
-        tcp(engine) {
-    wire.set_rx_notify(dev, queue, [r = &reactor] { r->wake(); });
-  }
-  coro::Reactor reactor;
-  stack::Engine engine;
-  stack::tcp::TcpLayer tcp;
-};
-
-coro::Task<void> serve(stack::tcp::Listener& l, int* served) {
-  for (;;) {
-    auto c = co_await l.accept();
-    if (!c) co_return;
-    std::byte buf[64];
-    if (co_await c->read_exactly(buf)) (void)co_await c->write(buf);
-    (void)co_await c->close();
-    ++*served;
-  }
-}
-
-coro::Task<int> clients(stack::tcp::TcpLayer& tcp, int count) {
-  int ok = 0;
-  for (int i = 0; i < count; ++i) {
-    auto c = co_await stack::tcp::connect(tcp, {kServer, kPort});
-    if (!c) continue;
-    std::byte msg[64];
-    std::memset(msg, i & 0xff, sizeof(msg));
-    std::byte back[64];
-    if (co_await c->write(msg) && co_await c->read_exactly(back) &&
-        std::memcmp(msg, back, sizeof(msg)) == 0) {
-      ++ok;
-    }
-    (void)co_await c->close();
-  }
-  co_return ok;
-}
-
 TEST(TcpThreads, EnginesOnTheirOwnThreadsShareTheConnectionsEvenly) {
   nic::rss::Toeplitz hash(nic::rss::kSymmetricKey);
   nic::rss::Reta reta = nic::rss::Reta::round_robin(kQueues);
@@ -101,7 +57,7 @@ TEST(TcpThreads, EnginesOnTheirOwnThreadsShareTheConnectionsEvenly) {
 
   // The client engine first: its wake-up hook must be in place before any engine sends (the
   // hooks are set before traffic starts; the server threads are created after it).
-  Core client(**wire, (*wire)->a(), kClient, 0);
+  ShmCore client(**wire, (*wire)->a(), kClient, 0);
   // Server engines: constructed and run on their own threads; they report when listening.
   std::array<int, kQueues> served{};
   std::array<std::atomic<coro::Reactor*>, kQueues> reactors{};
@@ -109,13 +65,13 @@ TEST(TcpThreads, EnginesOnTheirOwnThreadsShareTheConnectionsEvenly) {
   std::vector<std::thread> servers;
   for (std::uint16_t q = 0; q < kQueues; ++q) {
     servers.emplace_back([&, q] {
-      Core core(**wire, (*wire)->b(), kServer, q);
+      ShmCore core(**wire, (*wire)->b(), kServer, q);
       auto l = stack::tcp::listen(core.tcp, kPort, {.backlog = 1024});
       if (!l) {
         ADD_FAILURE() << l.error().message();
         return;
       }
-      core.reactor.spawn(serve(*l, &served[q]));
+      core.reactor.spawn(short_echo_server(*l, &served[q]));
       reactors[q].store(&core.reactor);
       listening.fetch_add(1);
       core.reactor.run();  // until the test stops it
@@ -130,7 +86,7 @@ TEST(TcpThreads, EnginesOnTheirOwnThreadsShareTheConnectionsEvenly) {
   {
     std::vector<coro::Task<int>> tasks;
     for (int i = 0; i < kConcurrency; ++i) {
-      tasks.push_back(clients(client.tcp, kConns / kConcurrency));
+      tasks.push_back(short_echo_client(client.tcp, {kServer, kPort}, kConns / kConcurrency));
     }
     for (int n : client.reactor.block_on(coro::when_all(std::move(tasks)))) ok += n;
     // The last closes finish while the servers still run.
