@@ -95,15 +95,19 @@ Result<Options> parse_options(int argc, char** argv, std::uint16_t default_port)
   return o;
 }
 
-Result<std::unique_ptr<nic::Device>> open_device(const Options& o) {
+Result<OpenedDevice> open_device(const Options& o) {
   nic::TapConfig cfg;
   cfg.ifname = o.nic.substr(4);
   cfg.mac = o.mac;
   cfg.pool = nic::PacketPoolConfig{.name = cfg.ifname, .count = 8192};
+  cfg.queues = static_cast<std::uint16_t>(o.cores);
   auto tap = nic::TapDevice::open(cfg);
   if (!tap) return tap.error();
   if (auto r = (*tap)->bring_up(); !r) return r.error();
-  return std::unique_ptr<nic::Device>(std::move(*tap));
+  OpenedDevice d;
+  if (o.cores > 1) d.steering = OpenedDevice::Steering{(*tap)->rss_key(), (*tap)->reta()};
+  d.device = std::move(*tap);
+  return d;
 }
 
 }  // namespace coronet

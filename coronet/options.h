@@ -1,7 +1,8 @@
 // Command-line options of a coronet program (the examples, the load generator, yours):
 //   --stack=user|kernel      coronet's own TCP (default) or the kernel's through io_uring
 //   --cores=N                engines (reactor threads), one per core (default 1)
-//   --nic=tap:IFACE          user stack: a TAP device (created by this process)
+//   --nic=tap:IFACE          user stack: a TAP device (created by this process), one queue per
+//                            core; the kernel steers flows over the queues by RSS (an eBPF program)
 //   --addr=A.B.C.D/N         coronet's address and on-link prefix (default 198.18.0.2/24)
 //   --gateway=A.B.C.D        default route
 //   --mac=02:..              coronet's MAC (default 02:00:00:00:00:02)
@@ -19,6 +20,8 @@
 #include "coro/reactor.h"
 #include "coro/result.h"
 #include "nic/device.h"
+#include "nic/rss/reta.h"
+#include "nic/rss/toeplitz.h"
 #include "stack/net/ipv4_addr.h"
 
 #include "coronet/socket.h"
@@ -41,8 +44,20 @@ struct Options {
 // Parses the flags above; anything else lands in `rest` for the program to handle.
 Result<Options> parse_options(int argc, char** argv, std::uint16_t default_port);
 
+// The device named by --nic, with one queue per core (--cores), and how it steers received flows
+// over the queues (multi-queue only), so that connect() on a core picks local ports whose replies
+// come back to that core.
+struct OpenedDevice {
+  struct Steering {
+    nic::rss::Key key;
+    nic::rss::Reta reta;
+  };
+  std::unique_ptr<nic::Device> device;
+  std::optional<Steering> steering;
+};
+
 // Opens the device named by --nic (user stack).
-Result<std::unique_ptr<nic::Device>> open_device(const Options& options);
+Result<OpenedDevice> open_device(const Options& options);
 
 std::string options_usage();
 

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <latch>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "coro/log.h"
 #include "coro/reactor.h"
 #include "kernel/uring_driver.h"
+#include "nic/rss/port_selector.h"
 #include "stack/engine.h"
 #include "stack/tcp/tcp_layer.h"
 
@@ -90,6 +92,90 @@ int kernel_core(unsigned core, const Options& o,
   return 0;
 }
 
+// Engines sharing one multi-queue device see ARP only on queue 0 (the device steers everything
+// but TCP there). Core 0's ARP cache reports each translation it confirms, and every other core
+// takes them from its inbox: a poll source on that core's reactor, so learn() runs on the core
+// that owns the cache. Control plane only (a handful of neighbours), so a mutex is fine; the
+// reactor's poll costs one atomic exchange per iteration.
+class ArpInbox final : public coro::PollSource {
+ public:
+  void attach(coro::Reactor& reactor, stack::arp::ArpCache& arp) {
+    reactor_ = &reactor;
+    arp_ = &arp;
+    reactor.add_poll_source(this);
+  }
+  void detach() {
+    if (reactor_ != nullptr) reactor_->remove_poll_source(this);
+  }
+  // Any thread, after attach().
+  void post(stack::Ipv4Address ip, const nic::MacAddress& mac) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      items_.emplace_back(ip, mac);
+    }
+    pending_.store(true, std::memory_order_release);
+    reactor_->wake();
+  }
+  bool poll() override {
+    if (!pending_.exchange(false, std::memory_order_acq_rel)) return false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      taken_.swap(items_);
+    }
+    for (const auto& [ip, mac] : taken_) arp_->learn(ip, mac);
+    taken_.clear();
+    return true;
+  }
+
+ private:
+  coro::Reactor* reactor_ = nullptr;
+  stack::arp::ArpCache* arp_ = nullptr;
+  std::atomic<bool> pending_{false};
+  std::mutex mu_;
+  std::vector<std::pair<stack::Ipv4Address, nic::MacAddress>> items_;
+  std::vector<std::pair<stack::Ipv4Address, nic::MacAddress>> taken_;
+};
+
+// One user-stack core: its reactor, its engine on device queue `core`, its TCP, `serve` on them.
+// Returns the core's TCP counters at the end.
+stack::tcp::TcpStats user_core(unsigned core, const Options& o, nic::Device& dev,
+                               const nic::rss::PortSelector* selector,
+                               std::vector<std::unique_ptr<ArpInbox>>& inboxes,
+                               std::latch& ready,
+                               const std::function<coro::Task<void>(Stack&)>& serve,
+                               SignalStop& signals) {
+  if (o.cores > 1) pin_to_cpu(core);
+  coro::Reactor reactor(coro::ReactorOptions{.core = core, .idle = o.idle});
+  stack::Engine engine(reactor, dev,
+                       stack::EngineConfig{.address = o.addr,
+                                           .prefix_len = o.prefix_len,
+                                           .gateway = o.gateway,
+                                           .queue = static_cast<std::uint16_t>(core),
+                                           .announce_on_start = core == 0});
+  stack::tcp::TcpLayer tcp(engine);
+  tcp.set_port_selector(selector);
+  if (core == 0) {
+    engine.arp().set_learn_hook(
+        [](void* ctx, stack::Ipv4Address ip, const nic::MacAddress& mac) {
+          auto& all = *static_cast<std::vector<std::unique_ptr<ArpInbox>>*>(ctx);
+          for (std::size_t c = 1; c < all.size(); ++c) all[c]->post(ip, mac);
+        },
+        &inboxes);
+  } else {
+    inboxes[core]->attach(reactor, engine.arp());
+  }
+  // Every inbox is attached before core 0 runs (and so before it can post to one).
+  ready.arrive_and_wait();
+  Stack stack = Stack::user(tcp);
+  signals.add(&reactor);
+  reactor.spawn(serve(stack));
+  reactor.run();
+  signals.remove(&reactor);
+  reactor.shutdown();  // tasks and their connections before the TCP layer and engine
+  if (core != 0) inboxes[core]->detach();
+  return tcp.stats();
+}
+
 int run_user(const Options& o, const std::function<coro::Task<void>(Stack&)>& serve,
              SignalStop& signals) {
   auto dev = open_device(o);
@@ -97,33 +183,46 @@ int run_user(const Options& o, const std::function<coro::Task<void>(Stack&)>& se
     log::error("{}: {}", o.nic, dev.error().message());
     return 1;
   }
-  coro::Reactor reactor(coro::ReactorOptions{.idle = o.idle});
-  stack::Engine engine(reactor, **dev,
-                       stack::EngineConfig{.address = o.addr,
-                                           .prefix_len = o.prefix_len,
-                                           .gateway = o.gateway});
-  stack::tcp::TcpLayer tcp(engine);
-  Stack stack = Stack::user(tcp);
-  log::info("user stack: {} on {} ({})", o.addr.to_string(), o.nic, o.mac.to_string());
-  signals.add(&reactor);
-  reactor.spawn(serve(stack));
-  reactor.run();
-  signals.remove(&reactor);
-  log::info("user stack: stopping; {} connections served, {} retransmissions",
-            tcp.stats().connections_opened, tcp.stats().tx_retransmits);
-  reactor.shutdown();  // tasks and their connections before the TCP layer and engine
+  nic::Device& device = *dev->device;
+  // Multi-queue: connect() on a core picks local ports whose replies the device steers back to
+  // it (the Toeplitz function and the redirection table the device's steering uses).
+  std::optional<nic::rss::Toeplitz> hash;
+  std::optional<nic::rss::PortSelector> selector;
+  if (dev->steering) {
+    hash.emplace(dev->steering->key);
+    selector.emplace(*hash, dev->steering->reta);
+  }
+  log::info("user stack: {} on {} ({}), {} core(s){}", o.addr.to_string(), o.nic,
+            o.mac.to_string(), o.cores, o.cores > 1 ? ", flows steered by RSS" : "");
+  std::vector<std::unique_ptr<ArpInbox>> inboxes;
+  for (unsigned c = 0; c < o.cores; ++c) inboxes.push_back(std::make_unique<ArpInbox>());
+  std::latch ready(o.cores);
+  const nic::rss::PortSelector* sel = selector ? &*selector : nullptr;
+  std::vector<stack::tcp::TcpStats> stats(o.cores);
+  std::vector<std::thread> threads;
+  for (unsigned c = 1; c < o.cores; ++c) {
+    threads.emplace_back([&, c] {
+      stats[c] = user_core(c, o, device, sel, inboxes, ready, serve, signals);
+    });
+  }
+  stats[0] = user_core(0, o, device, sel, inboxes, ready, serve, signals);
+  for (auto& t : threads) t.join();
+  // Per-core counters, summed once every core has stopped (nothing shared while running).
+  std::uint64_t opened = 0, retransmits = 0;
+  std::string per_core;
+  for (unsigned c = 0; c < o.cores; ++c) {
+    opened += stats[c].connections_opened;
+    retransmits += stats[c].tx_retransmits;
+    per_core += fmt::format("{}core {}: {}", c == 0 ? "" : ", ", c, stats[c].connections_opened);
+  }
+  log::info("user stack: stopping; {} connections served ({}), {} retransmissions", opened,
+            per_core, retransmits);
   return 0;
 }
 
 }  // namespace
 
 int run(const Options& o, std::function<coro::Task<void>(Stack&)> serve) {
-  if (o.stack == StackKind::kUser && o.cores != 1) {
-    log::error("--stack=user --nic={} runs on one core: a TAP device has a single queue, so "
-               "there is nothing to spread over more (use --stack=kernel for --cores={})",
-               o.nic, o.cores);
-    return 2;
-  }
   SignalStop signals;
   if (o.stack == StackKind::kUser) return run_user(o, serve, signals);
   log::info("kernel stack (io_uring) on {} core(s)", o.cores);

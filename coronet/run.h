@@ -13,8 +13,11 @@
 // tasks are then destroyed, connections closed). Cores share nothing:
 //   --stack=kernel  one thread per core, each with its reactor and io_uring; listeners on the same
 //                   port use SO_REUSEPORT, so the kernel spreads connections over the cores;
-//   --stack=user    coronet's engine over the --nic device. A TAP device has one queue, so the
-//                   user stack runs on one core there (more is refused with an explanation).
+//   --stack=user    one coronet engine per core, each owning one queue of the --nic device
+//                   (a multi-queue TAP whose kernel side steers flows by RSS: an eBPF program
+//                   computing the symmetric Toeplitz hash), its own connections, timers, pools
+//                   and listener clone; connect() picks local ports whose replies come back to
+//                   the calling core. ARP arrives on queue 0; core 0 passes what it learns on.
 #pragma once
 
 #include <functional>

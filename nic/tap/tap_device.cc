@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "nic/tap/tap_steering.h"
 #include "nic/tap/tap_uring.h"
 
 namespace coronet::nic {
@@ -53,8 +54,12 @@ Result<void> check_ifname(const std::string& name) {
   return {};
 }
 
-Error tunsetiff_error(const std::string& name, int err) {
-  const std::string what = "creating TAP interface \"" + name + "\" (TUNSETIFF)";
+// `queue` > 0: attaching one more queue to the interface that queue 0 created or found.
+Error tunsetiff_error(const std::string& name, int err, std::uint16_t queue, bool multi_queue) {
+  const std::string what = queue == 0 ? "creating TAP interface \"" + name + "\" (TUNSETIFF)"
+                                      : "attaching queue " + std::to_string(queue) +
+                                            " to TAP interface \"" + name +
+                                            "\" (TUNSETIFF, IFF_MULTI_QUEUE)";
   switch (err) {
     case EPERM:
     case EACCES:
@@ -64,20 +69,43 @@ Error tunsetiff_error(const std::string& name, int err) {
                         "interface busy: another process (or a closing io_uring) has it attached");
     case EINVAL:
       return open_error(what, err,
-                        "an interface of that name may already exist and not be a TAP device");
+                        multi_queue ? "an interface of that name may already exist and not be a "
+                                      "TAP device, or be a single-queue TAP"
+                                    : "an interface of that name may already exist and not be a "
+                                      "TAP device");
     default:
       return open_error(what, err, "");
   }
 }
 
+// Owns a file descriptor until release().
 struct Fd {
   int fd = -1;
   explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& o) noexcept : fd(o.release()) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd& operator=(Fd&&) = delete;
   ~Fd() {
     if (fd >= 0) ::close(fd);
   }
   int release() { return std::exchange(fd, -1); }
 };
+
+// Opens the tun clone device; the error explains the usual causes.
+Result<Fd> open_clone_device(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK));
+  if (fd.fd >= 0) return fd;
+  const int err = errno;
+  const std::string what = "opening " + path;
+  if (err == ENOENT || err == ENODEV || err == ENXIO) {
+    return open_error(what, err,
+                      "the tun/tap driver is missing: load the tun module or, in a container, "
+                      "pass the device through (mknod /dev/net/tun c 10 200)");
+  }
+  if (err == EACCES || err == EPERM) return open_error(what, err, "run as root");
+  return open_error(what, err, "");
+}
 
 }  // namespace
 
@@ -99,6 +127,11 @@ Result<std::unique_ptr<TapDevice>> TapDevice::open(TapConfig config) {
                      " needs " + std::to_string(max_frame));
   }
   if (config.pool.count == 0) return Error(Errc::kInvalidArgument, "TAP pool has no packets");
+  if (config.queues == 0 || config.queues > kMaxQueues) {
+    return Error(Errc::kInvalidArgument,
+                 "TAP queues = " + std::to_string(config.queues) + " is out of range: 1 to " +
+                     std::to_string(kMaxQueues) + " (one fd, pool and RSS share per queue)");
+  }
   if (config.io == IoMode::kUring && (config.uring_rx_depth == 0 || config.uring_tx_depth == 0 ||
                                       config.uring_rx_depth >= config.pool.count)) {
     return Error(Errc::kInvalidArgument,
@@ -107,63 +140,88 @@ Result<std::unique_ptr<TapDevice>> TapDevice::open(TapConfig config) {
                      ") below the pool size, which the in-flight reads draw from");
   }
 
-  Fd fd(::open(config.device_path.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK));
-  if (fd.fd < 0) {
-    int err = errno;
-    const std::string what = "opening " + config.device_path;
-    if (err == ENOENT || err == ENODEV || err == ENXIO) {
-      return open_error(what, err,
-                        "the tun/tap driver is missing: load the tun module or, in a container, "
-                        "pass the device through (mknod /dev/net/tun c 10 200)");
+  // IFF_NO_PI: frames start at the Ethernet header, no 4-byte packet-info prefix. No
+  // IFF_VNET_HDR: we ask the kernel for no offloads. IFF_MULTI_QUEUE: each TUNSETIFF of the same
+  // name on a fresh clone fd attaches one more queue, in order (tun's queue index = our index).
+  const bool multi_queue = config.queues > 1;
+  const short flags = static_cast<short>(IFF_TAP | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0));
+  std::vector<Fd> fds;
+  fds.reserve(config.queues);
+  std::string name = config.ifname;
+  for (std::uint16_t q = 0; q < config.queues; ++q) {
+    Result<Fd> fd = open_clone_device(config.device_path);
+    if (!fd) return fd.error();
+    ifreq ifr{};
+    ifr.ifr_flags = flags;
+    // Queue 0 may have let the kernel choose the name; the others attach to that name.
+    std::memcpy(ifr.ifr_name, name.data(), name.size());
+    if (::ioctl(fd->fd, TUNSETIFF, &ifr) != 0) {
+      return tunsetiff_error(name, errno, q, multi_queue);
     }
-    if (err == EACCES || err == EPERM) return open_error(what, err, "run as root");
-    return open_error(what, err, "");
+    if (q == 0) name.assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+    fds.push_back(std::move(*fd));
   }
 
-  ifreq ifr{};
-  // IFF_NO_PI: frames start at the Ethernet header, no 4-byte packet-info prefix. No
-  // IFF_VNET_HDR: we ask the kernel for no offloads.
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-  std::memcpy(ifr.ifr_name, config.ifname.data(), config.ifname.size());
-  if (::ioctl(fd.fd, TUNSETIFF, &ifr) != 0) return tunsetiff_error(config.ifname, errno);
-  std::string name(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+  if (multi_queue) {
+    if (auto r = install_rss_steering(fds[0].fd, name, config.rss_key, config.queues); !r) {
+      return r.error();
+    }
+  }
 
   // Interface ioctls go through a socket, which must live in the TAP's namespace: the calling
   // thread's, now.
   Fd ctl(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (ctl.fd < 0) return open_error("socket(AF_INET) for interface control", errno, "");
 
+  std::vector<int> raw_fds;
+  for (Fd& fd : fds) raw_fds.push_back(fd.release());
   std::unique_ptr<TapDevice> dev(
-      new TapDevice(std::move(config), fd.release(), ctl.release(), std::move(name)));
+      new TapDevice(std::move(config), std::move(raw_fds), ctl.release(), std::move(name)));
   if (dev->io_ == IoMode::kUring) {
-    auto u = Uring::create(*dev);
-    if (!u) return u.error();
-    dev->uring_ = std::move(*u);
+    for (auto& q : dev->queues_) {
+      auto u = Uring::create(*dev, *q);
+      if (!u) return u.error();
+      q->uring = std::move(*u);
+    }
   }
   return Result<std::unique_ptr<TapDevice>>(std::move(dev));
 }
 
-TapDevice::TapDevice(TapConfig config, int fd, int ctl_fd, std::string name)
+TapDevice::TapDevice(TapConfig config, std::vector<int> fds, int ctl_fd, std::string name)
     : io_(config.io),
-      fd_(fd),
       ctl_fd_(ctl_fd),
       max_frame_(std::uint32_t{config.mtu} + kEtherHeader),
       uring_rx_depth_(config.uring_rx_depth),
       uring_tx_depth_(config.uring_tx_depth),
-      scratch_(kScratchSize) {
+      rss_key_(config.rss_key) {
   info_.name = std::move(name);
   info_.mac = config.mac;
   info_.mtu = config.mtu;
-  info_.rx_queues = 1;
-  info_.tx_queues = 1;
-  if (config.pool.name == PacketPoolConfig{}.name) config.pool.name = "tap:" + info_.name;
-  pool_ = std::make_unique<PacketPool>(config.pool);
+  const auto count = static_cast<std::uint16_t>(fds.size());
+  info_.rx_queues = count;
+  info_.tx_queues = count;
+  info_.offloads.rss = count > 1;  // the steering program is installed exactly then
+  const bool default_name = config.pool.name == PacketPoolConfig{}.name;
+  const std::string pool_name = default_name ? "tap:" + info_.name : config.pool.name;
+  queues_.reserve(count);
+  for (std::uint16_t i = 0; i < count; ++i) {
+    auto q = std::make_unique<Queue>();
+    q->fd = fds[i];
+    PacketPoolConfig pc = config.pool;
+    pc.name = count > 1 ? pool_name + ":q" + std::to_string(i) : pool_name;
+    q->pool = std::make_unique<PacketPool>(pc);
+    q->scratch.resize(kScratchSize);
+    queues_.push_back(std::move(q));
+  }
 }
 
 TapDevice::~TapDevice() {
-  // The ring goes first: its in-flight reads hold pool packets and point into scratch_.
-  uring_.reset();
-  if (fd_ >= 0) ::close(fd_);
+  for (auto& q : queues_) {
+    // The ring goes first: its in-flight reads hold pool packets and point into scratch.
+    q->uring.reset();
+    if (q->fd >= 0) ::close(q->fd);
+    q->fd = -1;
+  }
   if (ctl_fd_ >= 0) ::close(ctl_fd_);
 }
 
@@ -192,54 +250,56 @@ LinkState TapDevice::link() const {
 }
 
 std::size_t TapDevice::rx_burst(std::uint16_t queue, std::span<Packet*> out) {
-  if (queue != 0 || out.empty()) return 0;
-  return uring_ ? uring_->rx_burst(out) : rx_burst_readv(out);
+  Queue* q = queue_at(queue);
+  if (q == nullptr || out.empty()) return 0;
+  return q->uring ? q->uring->rx_burst(out) : rx_burst_readv(*q, out);
 }
 
 std::size_t TapDevice::tx_burst(std::uint16_t queue, std::span<Packet* const> pkts) {
-  if (queue != 0 || pkts.empty()) return 0;
-  return uring_ ? uring_->tx_burst(pkts) : tx_burst_writev(pkts);
+  Queue* q = queue_at(queue);
+  if (q == nullptr || pkts.empty()) return 0;
+  return q->uring ? q->uring->tx_burst(pkts) : tx_burst_writev(*q, pkts);
 }
 
-std::size_t TapDevice::rx_burst_readv(std::span<Packet*> out) {
+std::size_t TapDevice::rx_burst_readv(Queue& q, std::span<Packet*> out) {
   std::size_t n = 0;
   // Every frame read counts against the burst, delivered or not, so one call does bounded work.
   for (std::size_t budget = out.size(); budget > 0; --budget) {
-    Packet* p = pool_->alloc();
+    Packet* p = q.pool->alloc();
     std::array<iovec, 2> iov;
     std::size_t iovcnt;
     if (p != nullptr) {
       iov[0] = {p->data(), max_frame_};
-      iov[1] = {scratch_.data(), scratch_.size()};
+      iov[1] = {q.scratch.data(), q.scratch.size()};
       iovcnt = 2;
     } else {
       // Pool exhausted: consume the frame anyway so the kernel queue keeps moving.
-      iov[0] = {scratch_.data(), scratch_.size()};
+      iov[0] = {q.scratch.data(), q.scratch.size()};
       iovcnt = 1;
     }
     ssize_t r;
     do {
-      r = ::readv(fd_, iov.data(), static_cast<int>(iovcnt));
+      r = ::readv(q.fd, iov.data(), static_cast<int>(iovcnt));
     } while (r < 0 && errno == EINTR);
     if (r < 0) {
       const int err = errno;
       if (p != nullptr) PacketPool::free(p);
-      if (err != EAGAIN) ++rx_.errors;  // e.g. EBADFD once the interface is gone
+      if (err != EAGAIN) ++q.rx.errors;  // e.g. EBADFD once the interface is gone
       break;
     }
     if (p == nullptr) {
-      ++rx_.drops;
+      ++q.rx.drops;
       continue;
     }
     const auto len = static_cast<std::uint32_t>(r);
     if (len > max_frame_ || len < kEtherHeader) {
-      ++rx_.errors;  // oversize (seen whole thanks to the scratch iovec) or a runt
+      ++q.rx.errors;  // oversize (seen whole thanks to the scratch iovec) or a runt
       PacketPool::free(p);
       continue;
     }
     p->append(len);
-    ++rx_.packets;
-    rx_.bytes += len;
+    ++q.rx.packets;
+    q.rx.bytes += len;
     out[n++] = p;
   }
   return n;
@@ -255,7 +315,7 @@ std::size_t TapDevice::gather(const Packet& p, std::span<iovec> iov) {
   return k;
 }
 
-std::size_t TapDevice::tx_burst_writev(std::span<Packet* const> pkts) {
+std::size_t TapDevice::tx_burst_writev(Queue& q, std::span<Packet* const> pkts) {
   std::size_t taken = 0;
   for (; taken < pkts.size(); ++taken) {
     Packet* p = pkts[taken];
@@ -263,27 +323,27 @@ std::size_t TapDevice::tx_burst_writev(std::span<Packet* const> pkts) {
     std::array<iovec, kMaxTxSegments> iov;
     const std::size_t iovcnt = gather(*p, iov);
     if (len > max_frame_ || len < kEtherHeader || iovcnt == 0) {
-      ++tx_.errors;  // refused whole: TAP would otherwise send a truncated or bogus frame
+      ++q.tx.errors;  // refused whole: TAP would otherwise send a truncated or bogus frame
       PacketPool::free(p);
       continue;
     }
     ssize_t r;
     do {
-      r = ::writev(fd_, iov.data(), static_cast<int>(iovcnt));
+      r = ::writev(q.fd, iov.data(), static_cast<int>(iovcnt));
     } while (r < 0 && errno == EINTR);
     if (r < 0 && (errno == EAGAIN || errno == ENOBUFS)) break;  // back-pressure: caller keeps it
     if (r < 0) {
       // EIO: the interface is down, the kernel refuses the frame. Anything else is an error.
       if (errno == EIO) {
-        ++tx_.drops;
+        ++q.tx.drops;
       } else {
-        ++tx_.errors;
+        ++q.tx.errors;
       }
     } else if (static_cast<std::size_t>(r) != len) {
-      ++tx_.errors;
+      ++q.tx.errors;
     } else {
-      ++tx_.packets;
-      tx_.bytes += len;
+      ++q.tx.packets;
+      q.tx.bytes += len;
     }
     PacketPool::free(p);
   }
@@ -291,23 +351,29 @@ std::size_t TapDevice::tx_burst_writev(std::span<Packet* const> pkts) {
 }
 
 QueueStats TapDevice::rx_stats(std::uint16_t queue) const {
-  return queue == 0 ? rx_ : QueueStats{};
+  const Queue* q = queue_at(queue);
+  return q != nullptr ? q->rx : QueueStats{};
 }
 QueueStats TapDevice::tx_stats(std::uint16_t queue) const {
-  return queue == 0 ? tx_ : QueueStats{};
+  const Queue* q = queue_at(queue);
+  return q != nullptr ? q->tx : QueueStats{};
 }
 
 PacketPool& TapDevice::pool(std::uint16_t queue) {
-  if (queue != 0) {
-    throw std::out_of_range("TapDevice " + info_.name + " has one queue, asked for queue " +
+  Queue* q = queue_at(queue);
+  if (q == nullptr) {
+    const std::size_t n = queues_.size();
+    throw std::out_of_range("TapDevice " + info_.name + " has " + std::to_string(n) +
+                            (n == 1 ? " queue" : " queues") + ", asked for queue " +
                             std::to_string(queue));
   }
-  return *pool_;
+  return *q->pool;
 }
 
 int TapDevice::rx_fd(std::uint16_t queue) const {
-  if (queue != 0) return -1;
-  return uring_ ? uring_->rx_fd() : fd_;
+  const Queue* q = queue_at(queue);
+  if (q == nullptr) return -1;
+  return q->uring ? q->uring->rx_fd() : q->fd;
 }
 
 }  // namespace coronet::nic

@@ -1,5 +1,6 @@
-// TapDevice: coronet's native Linux TAP backend. One TAP interface, one rx and one tx queue, frames
-// moved between the kernel and a PacketPool with either plain readv/writev syscalls or io_uring.
+// TapDevice: coronet's native Linux TAP backend. One TAP interface with one or more queues, each an
+// rx and a tx queue; frames are moved between the kernel and a PacketPool with either plain
+// readv/writev syscalls or io_uring.
 //
 // The kernel side of the interface is left alone (addresses, MTU, MAC: whoever set the interface up
 // configures them, e.g. a test with `ip`); the device only brings the link up when asked. Our
@@ -23,14 +24,29 @@
 // off only for a busy-polling reactor with mostly idle queues; kReadv is the default (simpler,
 // holds no packets).
 //
+// Multiple queues (TapConfig::queues > 1, at most kMaxQueues): the TAP is opened with
+// IFF_MULTI_QUEUE, one /dev/net/tun fd per queue (queue i is the i-th fd attached, which is also
+// tun's tx queue index i). Every queue has its own fd, PacketPool (each built from
+// TapConfig::pool), scratch buffer, counters and, in kUring mode, its own rings: both I/O modes
+// work per queue. The kernel's choice of queue for the frames it sends us is made by an eBPF
+// steering program (tap_steering.h) that reproduces coronet's RSS exactly: IPv4 TCP frames go to
+// reta().queue_of(Toeplitz(rss_key()).hash(tuple)), everything else (ARP, ICMP, UDP, fragments) to
+// queue 0. So each queue's engine receives its own flows, and connect() picks local ports with
+// rss::PortSelector built from rss_key() and reta(). Loading the program needs root (CAP_BPF).
+// One queue (the default) is the plain TAP: no IFF_MULTI_QUEUE, no steering program.
+//
 // Frames longer than mtu + 14 are never truncated silently: on tx they are refused (freed, counted
 // as tx errors); on rx they are read in full (the overflow into a scratch buffer) and dropped as rx
 // errors. When the pool is exhausted the frame is still read from the kernel, into scratch, and
 // counted as an rx drop, so the kernel's queue never stalls (kUring keeps one read going to scratch
 // while the pool is empty and cancels it at the first rx_burst() after packets come back).
 //
-// Threading: like every Device queue, one thread at a time. Packets received from the device must
-// be freed before it is destroyed (they belong to its pool).
+// Queue indices out of range are harmless: rx_burst/tx_burst take nothing and return 0, the stats
+// are zero, rx_fd() is -1; only pool() throws std::out_of_range (it has nothing to return).
+//
+// Threading: like every Device queue, one thread at a time per queue; different queues may be used
+// from different threads at once (nothing on the data path is shared between queues). Packets
+// received from the device must be freed before it is destroyed (they belong to its pools).
 #pragma once
 
 #include <sys/uio.h>
@@ -46,6 +62,8 @@
 #include "nic/ether_addr.h"
 #include "nic/packet.h"
 #include "nic/packet_pool.h"
+#include "nic/rss/reta.h"
+#include "nic/rss/toeplitz.h"
 
 namespace coronet::nic {
 
@@ -55,19 +73,27 @@ struct TapConfig {
   std::string ifname;  // at most 15 bytes; empty lets the kernel choose ("tap%d")
   MacAddress mac;      // coronet's side of the link
   std::uint16_t mtu = 1500;
-  PacketPoolConfig pool;  // buffer_size - headroom must hold mtu + 14 bytes
+  PacketPoolConfig pool;  // per queue; buffer_size - headroom must hold mtu + 14 bytes
   IoMode io = IoMode::kReadv;
   std::uint32_t uring_rx_depth = 8;          // kUring: reads kept in flight (pool packets held)
   std::uint32_t uring_tx_depth = 256;        // kUring: writes that may be in flight at once
   std::string device_path = "/dev/net/tun";  // the tun clone device (tests point it elsewhere)
+  // 1..TapDevice::kMaxQueues. Above 1: IFF_MULTI_QUEUE and RSS steering by an eBPF program.
+  std::uint16_t queues = 1;
+  rss::Key rss_key = rss::kSymmetricKey;  // the steering key when queues > 1
 };
 
 class TapDevice final : public Device {
  public:
+  // Our limit on TapConfig::queues (tun's own is 256): a queue per core is the intended use.
+  static constexpr std::uint16_t kMaxQueues = 64;
+
   // Opens `device_path`, creates (or attaches to an existing, unattached) TAP interface named
-  // `ifname` in the calling thread's network namespace, and sets up the I/O mode. Errors name the
-  // interface and the cause with strerror text and a hint: device missing, permission denied, name
-  // too long or invalid, interface busy.
+  // `ifname` in the calling thread's network namespace, attaches `queues` queues and, with more
+  // than one, installs the RSS steering program; then sets up the I/O mode on every queue. Errors
+  // name the interface and the cause with strerror text and a hint: device missing, permission
+  // denied, name too long or invalid, interface busy, queue count out of range, steering program
+  // refused (with the verifier's log).
   static Result<std::unique_ptr<TapDevice>> open(TapConfig config);
   ~TapDevice() override;
   TapDevice(const TapDevice&) = delete;
@@ -95,34 +121,53 @@ class TapDevice final : public Device {
   // kReadv: the TAP fd. kUring: the rx ring's fd, readable when read completions are pending.
   int rx_fd(std::uint16_t queue) const override;
 
+  // The key the kernel's steering hashes with (TapConfig::rss_key).
+  const rss::Key& rss_key() const { return rss_key_; }
+  // The redirection table the kernel's steering applies: round_robin(queues, 128). With one queue
+  // every entry names queue 0, which is where every frame arrives.
+  rss::Reta reta() const {
+    return rss::Reta::round_robin(info_.rx_queues, rss::Reta::kDefaultSize);
+  }
+
   // Largest frame accepted either way: mtu + 14 (Ethernet header, no FCS, no VLAN tag).
   std::uint32_t max_frame() const { return max_frame_; }
   // A tx frame may be a chain of at most this many non-empty segments (one iovec each).
   static constexpr std::size_t kMaxTxSegments = 16;
 
  private:
-  class Uring;  // tap_uring.h: nested, so it reaches the queue state and stats directly
+  class Uring;  // tap_uring.h: nested, so it reaches the queue state directly
 
-  TapDevice(TapConfig config, int fd, int ctl_fd, std::string name);
-  std::size_t rx_burst_readv(std::span<Packet*> out);
-  std::size_t tx_burst_writev(std::span<Packet* const> pkts);
+  // Everything one queue's data path touches, owned by the thread using the queue. Aligned to a
+  // cache line so that two queues' counters never share one.
+  struct alignas(64) Queue {
+    int fd = -1;  // the TAP file (this queue's attachment)
+    std::unique_ptr<PacketPool> pool;
+    // Receives the overflow of frames longer than max_frame_ (so they are seen whole and refused)
+    // and whole frames when the pool is exhausted. Contents are never looked at.
+    std::vector<std::byte> scratch;
+    std::unique_ptr<Uring> uring;
+    QueueStats rx{};
+    QueueStats tx{};
+  };
+
+  TapDevice(TapConfig config, std::vector<int> fds, int ctl_fd, std::string name);
+  // The queue `queue`, or null when out of range.
+  Queue* queue_at(std::uint16_t queue) const {
+    return queue < queues_.size() ? queues_[queue].get() : nullptr;
+  }
+  std::size_t rx_burst_readv(Queue& q, std::span<Packet*> out);
+  std::size_t tx_burst_writev(Queue& q, std::span<Packet* const> pkts);
   // Fills `iov` with the chain's segments; 0 when it has more than iov.size() segments.
   static std::size_t gather(const Packet& p, std::span<iovec> iov);
 
   DeviceInfo info_;
   IoMode io_;
-  int fd_ = -1;      // the TAP file
   int ctl_fd_ = -1;  // an AF_INET socket in the TAP's namespace, for interface ioctls
   std::uint32_t max_frame_ = 0;
   std::uint32_t uring_rx_depth_ = 0;
   std::uint32_t uring_tx_depth_ = 0;
-  std::unique_ptr<PacketPool> pool_;
-  // Receives the overflow of frames longer than max_frame_ (so they are seen whole and refused)
-  // and whole frames when the pool is exhausted. Contents are never looked at.
-  std::vector<std::byte> scratch_;
-  std::unique_ptr<Uring> uring_;
-  QueueStats rx_{};
-  QueueStats tx_{};
+  rss::Key rss_key_{};
+  std::vector<std::unique_ptr<Queue>> queues_;
 };
 
 // Short text for logs and test names.

@@ -36,8 +36,8 @@ Error ring_error(const std::string& ifname, int res) {
 
 }  // namespace
 
-Result<std::unique_ptr<TapDevice::Uring>> TapDevice::Uring::create(TapDevice& dev) {
-  std::unique_ptr<Uring> u(new Uring(dev));
+Result<std::unique_ptr<TapDevice::Uring>> TapDevice::Uring::create(TapDevice& dev, Queue& q) {
+  std::unique_ptr<Uring> u(new Uring(dev, q));
   if (auto r = u->init(); !r) return r.error();
   return Result<std::unique_ptr<Uring>>(std::move(u));
 }
@@ -124,17 +124,17 @@ bool TapDevice::Uring::drain(io_uring& ring, std::uint32_t in_flight, bool is_rx
 
 void TapDevice::Uring::arm_rx(std::uint32_t slot) {
   RxSlot& s = rx_slots_[slot];
-  if (s.pkt == nullptr) s.pkt = dev_.pool_->alloc();
+  if (s.pkt == nullptr) s.pkt = q_.pool->alloc();
   unsigned iovcnt;
   if (s.pkt != nullptr) {
     // The second iovec catches the overflow of a frame longer than max_frame, so its true length
     // shows in the result instead of TAP truncating it silently.
     s.iov[0] = {s.pkt->data(), dev_.max_frame_};
-    s.iov[1] = {dev_.scratch_.data(), dev_.scratch_.size()};
+    s.iov[1] = {q_.scratch.data(), q_.scratch.size()};
     iovcnt = 2;
   } else if (scratch_slot_ == kNoSlot) {
     scratch_slot_ = slot;
-    s.iov[0] = {dev_.scratch_.data(), dev_.scratch_.size()};
+    s.iov[0] = {q_.scratch.data(), q_.scratch.size()};
     iovcnt = 1;
   } else {
     rx_starved_.push_back(slot);
@@ -143,18 +143,18 @@ void TapDevice::Uring::arm_rx(std::uint32_t slot) {
   // Never null: the SQ has a place for every slot plus two cancels, and a slot is prepared only
   // when its previous read has completed.
   io_uring_sqe* sqe = io_uring_get_sqe(&rx_ring_);
-  io_uring_prep_readv(sqe, dev_.fd_, s.iov.data(), iovcnt, 0);
+  io_uring_prep_readv(sqe, q_.fd, s.iov.data(), iovcnt, 0);
   io_uring_sqe_set_data64(sqe, slot);
   ++rx_outstanding_;
 }
 
 void TapDevice::Uring::recover_from_starvation() {
-  while (!rx_starved_.empty() && dev_.pool_->available() > 0) {
+  while (!rx_starved_.empty() && q_.pool->available() > 0) {
     const std::uint32_t slot = rx_starved_.back();
     rx_starved_.pop_back();
     arm_rx(slot);
   }
-  if (scratch_slot_ != kNoSlot && !scratch_cancel_pending_ && dev_.pool_->available() > 0) {
+  if (scratch_slot_ != kNoSlot && !scratch_cancel_pending_ && q_.pool->available() > 0) {
     if (io_uring_sqe* sqe = io_uring_get_sqe(&rx_ring_); sqe != nullptr) {
       io_uring_prep_cancel64(sqe, scratch_slot_, 0);
       io_uring_sqe_set_data64(sqe, kCancelTag);
@@ -167,7 +167,7 @@ void TapDevice::Uring::submit_rx(bool get_events) {
   const int r = get_events ? io_uring_submit_and_get_events(&rx_ring_) : io_uring_submit(&rx_ring_);
   // EAGAIN/EBUSY: the kernel is short of memory or completions are backed up; the SQEs stay
   // queued and go in with the next call.
-  if (r < 0 && r != -EAGAIN && r != -EBUSY && r != -EINTR) ++dev_.rx_.errors;
+  if (r < 0 && r != -EAGAIN && r != -EBUSY && r != -EINTR) ++q_.rx.errors;
 }
 
 std::size_t TapDevice::Uring::rx_burst(std::span<Packet*> out) {
@@ -221,7 +221,7 @@ void TapDevice::Uring::harvest_rx(std::span<Packet*> out, std::size_t& n, std::s
 void TapDevice::Uring::complete_rx(std::uint32_t slot, int res, std::span<Packet*> out,
                                    std::size_t& n) {
   RxSlot& s = rx_slots_[slot];
-  QueueStats& st = dev_.rx_;
+  QueueStats& st = q_.rx;
   if (slot == scratch_slot_) scratch_slot_ = kNoSlot;
   if (res < 0) {
     // ECANCELED: the scratch read, cancelled because packets are back. EAGAIN: woken with the
@@ -254,7 +254,7 @@ std::size_t TapDevice::Uring::tx_burst(std::span<Packet* const> pkts) {
     Packet* p = pkts[taken];
     const std::size_t len = p->chain_size();
     if (len > dev_.max_frame_ || len < kEtherHeader) {
-      ++dev_.tx_.errors;  // refused whole, never truncated
+      ++q_.tx.errors;  // refused whole, never truncated
       PacketPool::free(p);
       continue;
     }
@@ -269,7 +269,7 @@ std::size_t TapDevice::Uring::tx_burst(std::span<Packet* const> pkts) {
     TxSlot& s = tx_slots_[slot];
     const std::size_t iovcnt = gather(*p, s.iov);
     if (iovcnt == 0) {
-      ++dev_.tx_.errors;  // more segments than one write takes
+      ++q_.tx.errors;  // more segments than one write takes
       PacketPool::free(p);
       continue;
     }
@@ -277,7 +277,7 @@ std::size_t TapDevice::Uring::tx_burst(std::span<Packet* const> pkts) {
     s.pkt = p;
     s.len = static_cast<std::uint32_t>(len);
     io_uring_sqe* sqe = io_uring_get_sqe(&tx_ring_);  // room: SQ size > tx slots
-    io_uring_prep_writev(sqe, dev_.fd_, s.iov.data(), static_cast<unsigned>(iovcnt), 0);
+    io_uring_prep_writev(sqe, q_.fd, s.iov.data(), static_cast<unsigned>(iovcnt), 0);
     io_uring_sqe_set_data64(sqe, slot);
     ++tx_in_flight_;
     ++prepared;
@@ -305,7 +305,7 @@ void TapDevice::Uring::reap_tx() {
 
 void TapDevice::Uring::complete_tx(std::uint32_t slot, int res) {
   TxSlot& s = tx_slots_[slot];
-  QueueStats& st = dev_.tx_;
+  QueueStats& st = q_.tx;
   if (res >= 0 && static_cast<std::uint32_t>(res) == s.len) {
     ++st.packets;
     st.bytes += s.len;

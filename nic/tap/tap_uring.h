@@ -17,12 +17,13 @@
 
 namespace coronet::nic {
 
-// Two rings, so that rx_burst() never meets a tx completion it cannot hand out and tx_burst() never
-// meets an rx one: the rx ring keeps `uring_rx_depth` reads armed on the TAP fd, the tx ring
-// carries the writes of one or more bursts.
+// One per queue, over that queue's fd, pool and scratch. Two rings, so that rx_burst() never meets
+// a tx completion it cannot hand out and tx_burst() never meets an rx one: the rx ring keeps
+// `uring_rx_depth` reads armed on the TAP fd, the tx ring carries the writes of one or more bursts.
 class TapDevice::Uring {
  public:
-  static Result<std::unique_ptr<Uring>> create(TapDevice& dev);
+  // The engine of queue `q` of `dev` (both outlive it), its reads armed.
+  static Result<std::unique_ptr<Uring>> create(TapDevice& dev, Queue& q);
   ~Uring();
   Uring(const Uring&) = delete;
   Uring& operator=(const Uring&) = delete;
@@ -42,7 +43,7 @@ class TapDevice::Uring {
     std::array<iovec, kMaxTxSegments> iov{};
   };
 
-  explicit Uring(TapDevice& dev) : dev_(dev) {}
+  Uring(TapDevice& dev, Queue& q) : dev_(dev), q_(q) {}
   Result<void> init();
   // Prepares (does not submit) a read for `slot`, allocating its packet if it has none. With the
   // pool empty, one slot reads into scratch (so the kernel queue keeps moving, frames counted as
@@ -67,7 +68,8 @@ class TapDevice::Uring {
   // Shutdown: cancels whatever is in flight on `ring` and waits (bounded) for it to finish.
   bool drain(io_uring& ring, std::uint32_t in_flight, bool is_rx);
 
-  TapDevice& dev_;
+  TapDevice& dev_;  // configuration (depths, max frame, name) only: read by every queue
+  Queue& q_;        // the fd, pool, scratch and counters of this queue
   io_uring rx_ring_{};
   io_uring tx_ring_{};
   bool rx_ring_ok_ = false;

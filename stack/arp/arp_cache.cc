@@ -263,6 +263,7 @@ void ArpCache::input(nic::Packet* p) {
       if (e->state == State::kReachable) ++stats_.updated;
       confirm(*e, a->sender_mac);
       merged = true;
+      if (on_learn_ != nullptr) on_learn_(learn_ctx_, a->sender_ip, a->sender_mac);
     }
   }
   if (a->target_ip != ours_) {
@@ -273,6 +274,7 @@ void ArpCache::input(nic::Packet* p) {
   if (!merged && !probe) {
     ++stats_.learned;
     confirm(*create(a->sender_ip), a->sender_mac);
+    if (on_learn_ != nullptr) on_learn_(learn_ctx_, a->sender_ip, a->sender_mac);
   }
   if (a->op != kOpRequest) {
     nic::PacketPool::free(p);
@@ -296,6 +298,16 @@ void ArpCache::input(nic::Packet* p) {
   }
   link_.send(p);
   ++stats_.tx_replies;
+}
+
+void ArpCache::learn(Ipv4Address ip, const nic::MacAddress& mac) {
+  if (ip.is_any() || ip.is_broadcast() || ip.is_multicast() || ip == ours_ ||
+      mac.is_multicast() || mac.is_zero()) {
+    return;
+  }
+  ++stats_.shared_in;
+  Entry* e = find(ip);
+  confirm(e != nullptr ? *e : *create(ip), mac);
 }
 
 const nic::MacAddress* ArpCache::lookup(Ipv4Address ip) const {

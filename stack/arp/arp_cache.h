@@ -44,6 +44,7 @@ struct ArpStats {
   std::uint64_t rx_conflicts = 0;   // someone else claims our address (RFC 5227 §2.4): ignored
   std::uint64_t rx_own = 0;         // our own packet reflected back by the network: ignored
   std::uint64_t learned = 0;        // entries created from packets aimed at us
+  std::uint64_t shared_in = 0;      // translations handed over by another engine (learn())
   std::uint64_t updated = 0;        // existing entries refreshed (merge rule)
   std::uint64_t resolved = 0;       // incomplete entries that got an answer
   std::uint64_t expired = 0;
@@ -66,6 +67,8 @@ class ArpCache {
   // Receives each packet dropped because resolution failed (starting at its IPv4 header) and
   // takes ownership of it.
   using FailureFn = void (*)(void* ctx, nic::Packet* ip_packet);
+  // Told of every translation a received ARP packet confirmed (learned or refreshed).
+  using LearnFn = void (*)(void* ctx, Ipv4Address ip, const nic::MacAddress& mac);
 
   // Throws std::invalid_argument for max_entries == 0 or max_pending_per_entry == 0.
   ArpCache(coro::Reactor& reactor, ether::Link& link, Ipv4Address ours, ArpConfig config);
@@ -88,6 +91,19 @@ class ArpCache {
     on_failure_ = fn;
     failure_ctx_ = ctx;
   }
+
+  // Engines sharing one interface (one per queue of a multi-queue device) see ARP only on the
+  // queue the device steers it to; that engine passes what it learns to the others, which call
+  // learn(). The hook runs on this cache's thread for every translation a received packet
+  // confirmed.
+  void set_learn_hook(LearnFn fn, void* ctx) {
+    on_learn_ = fn;
+    learn_ctx_ = ctx;
+  }
+  // A translation learned by another engine on the same link: creates or refreshes a reachable
+  // entry and sends what waited for it. Addresses that could never be a neighbour (zero,
+  // broadcast, multicast, ours; group or zero MACs) are ignored.
+  void learn(Ipv4Address ip, const nic::MacAddress& mac);
 
   // Introspection (tests, metrics).
   const nic::MacAddress* lookup(Ipv4Address ip) const;  // reachable entries only
@@ -147,6 +163,8 @@ class ArpCache {
   std::size_t size_ = 0;
   FailureFn on_failure_ = nullptr;
   void* failure_ctx_ = nullptr;
+  LearnFn on_learn_ = nullptr;
+  void* learn_ctx_ = nullptr;
 };
 
 }  // namespace coronet::stack::arp

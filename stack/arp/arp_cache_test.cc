@@ -183,6 +183,48 @@ TEST(Arp, GivesUpAfterMaxRetriesAndDropsTheQueueCounted) {
   EXPECT_EQ(f.buffers_in_use(), 0u);
 }
 
+// Engines sharing one multi-queue interface: the engine that receives ARP tells the others
+// (learn hook), and a translation learned elsewhere releases what waited for it here.
+TEST(Arp, TheLearnHookReportsEveryTranslationAReceivedPacketConfirms) {
+  EngineFixture f;
+  struct Seen {
+    std::vector<std::pair<Ipv4Address, nic::MacAddress>> items;
+  } seen;
+  f.engine.arp().set_learn_hook(
+      [](void* ctx, Ipv4Address ip, const nic::MacAddress& mac) {
+        static_cast<Seen*>(ctx)->items.emplace_back(ip, mac);
+      },
+      &seen);
+  f.rx(request(kPeerMac, kPeerIp, kOurIp));     // aimed at us: learned
+  f.rx(request(kOtherMac, kThirdIp, kPeerIp));  // neither known nor aimed at us: nothing
+  f.rx(request(kOtherMac, kPeerIp, kThirdIp));  // known sender, not aimed at us: merged (moved)
+  ASSERT_EQ(seen.items.size(), 2u);
+  EXPECT_EQ(seen.items[0].first, kPeerIp);
+  EXPECT_EQ(seen.items[0].second, kPeerMac);
+  EXPECT_EQ(seen.items[1].first, kPeerIp);
+  EXPECT_EQ(seen.items[1].second, kOtherMac);
+}
+
+TEST(Arp, ATranslationLearnedElsewhereReleasesTheQueue) {
+  EngineFixture f;
+  send_ip(f, kPeerIp);
+  send_ip(f, kPeerIp);
+  (void)f.sent();  // the request
+  f.engine.arp().learn(kPeerIp, kPeerMac);
+  f.engine.flush_tx();
+  auto sent = f.sent();
+  ASSERT_EQ(sent.size(), 2u);
+  for (const auto& frame : sent) EXPECT_EQ(testing::parse_eth(frame.bytes).dst, kPeerMac);
+  EXPECT_EQ(f.engine.arp().state(kPeerIp), State::kReachable);
+  EXPECT_EQ(f.engine.arp().stats().shared_in, 1u);
+  // Nonsense is ignored: our own address, broadcast, a group MAC.
+  f.engine.arp().learn(kOurIp, kOtherMac);
+  f.engine.arp().learn(Ipv4Address(255, 255, 255, 255), kOtherMac);
+  f.engine.arp().learn(kThirdIp, nic::MacAddress::broadcast());
+  EXPECT_EQ(f.engine.arp().state(kThirdIp), State::kNone);
+  EXPECT_EQ(f.engine.arp().stats().shared_in, 1u);
+}
+
 TEST(Arp, AReplyAfterGivingUpIsLearnedButReleasesNothing) {
   EngineFixture f;
   send_ip(f, kPeerIp);
