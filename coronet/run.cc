@@ -14,6 +14,7 @@
 #include "coro/log.h"
 #include "coro/reactor.h"
 #include "kernel/uring_driver.h"
+#include "coronet/stats.h"
 #include "nic/rss/port_selector.h"
 #include "stack/engine.h"
 #include "stack/tcp/tcp_layer.h"
@@ -136,10 +137,41 @@ class ArpInbox final : public coro::PollSource {
   std::vector<std::pair<stack::Ipv4Address, nic::MacAddress>> taken_;
 };
 
+// How often each user-stack core copies its counters to the StatsBoard.
+constexpr auto kStatsInterval = std::chrono::milliseconds(100);
+
+CoreStats snapshot(const stack::tcp::TcpLayer& tcp, const stack::Engine& engine,
+                   nic::Device& dev, std::uint16_t queue) {
+  const auto& t = tcp.stats();
+  const stack::EngineStats e = engine.stats();
+  const auto& pool = dev.pool(queue).stats();
+  CoreStats s;
+  s.connections_opened = t.connections_opened;
+  s.connections_reset = t.connections_reset;
+  s.connections_timed_out = t.connections_timed_out;
+  s.live_connections = tcp.connection_count();
+  s.time_wait = t.time_wait;
+  s.rx_segments = t.rx_segments;
+  s.tx_segments = t.tx_segments;
+  s.tx_retransmits = t.tx_retransmits;
+  s.rto_expiries = t.rto_expiries;
+  s.rx_no_connection = t.rx_no_connection;
+  s.syn_cookies_sent = t.syn_cookies_sent;
+  s.syn_dropped_backlog = t.syn_dropped_backlog;
+  s.rx_memory_drops = t.rx_memory_drops;
+  s.rx_frames = e.rx_frames;
+  s.tx_frames = e.tx_frames;
+  s.rx_device_drops = dev.rx_stats(queue).drops;
+  s.tx_device_full = e.tx_device_full;
+  s.pool_in_use = pool.in_use;
+  s.pool_capacity = pool.capacity;
+  return s;
+}
+
 // One user-stack core: its reactor, its engine on device queue `core`, its TCP, `serve` on them.
-// Returns the core's TCP counters at the end.
-stack::tcp::TcpStats user_core(unsigned core, const Options& o, nic::Device& dev,
-                               const nic::rss::PortSelector* selector,
+// Its counters go to `board` every kStatsInterval and when it stops.
+void user_core(unsigned core, const Options& o, nic::Device& dev,
+                               const nic::rss::PortSelector* selector, StatsBoard& board,
                                std::vector<std::unique_ptr<ArpInbox>>& inboxes,
                                std::latch& ready,
                                const std::function<coro::Task<void>(Stack&)>& serve,
@@ -166,14 +198,22 @@ stack::tcp::TcpStats user_core(unsigned core, const Options& o, nic::Device& dev
   }
   // Every inbox is attached before core 0 runs (and so before it can post to one).
   ready.arrive_and_wait();
-  Stack stack = Stack::user(tcp);
+  Stack stack = Stack::user(tcp, &board);
   signals.add(&reactor);
+  const auto q = static_cast<std::uint16_t>(core);
+  reactor.spawn([](StatsBoard& b, unsigned c, stack::tcp::TcpLayer& t, stack::Engine& e,
+                   nic::Device& d, std::uint16_t q) -> coro::Task<void> {
+    for (;;) {
+      b.publish(c, snapshot(t, e, d, q));
+      co_await coro::sleep_for(kStatsInterval);
+    }
+  }(board, core, tcp, engine, dev, q));
   reactor.spawn(serve(stack));
   reactor.run();
   signals.remove(&reactor);
   reactor.shutdown();  // tasks and their connections before the TCP layer and engine
+  board.publish(core, snapshot(tcp, engine, dev, q));
   if (core != 0) inboxes[core]->detach();
-  return tcp.stats();
 }
 
 int run_user(const Options& o, const std::function<coro::Task<void>(Stack&)>& serve,
@@ -197,26 +237,25 @@ int run_user(const Options& o, const std::function<coro::Task<void>(Stack&)>& se
   std::vector<std::unique_ptr<ArpInbox>> inboxes;
   for (unsigned c = 0; c < o.cores; ++c) inboxes.push_back(std::make_unique<ArpInbox>());
   std::latch ready(o.cores);
+  StatsBoard board(o.cores);
   const nic::rss::PortSelector* sel = selector ? &*selector : nullptr;
-  std::vector<stack::tcp::TcpStats> stats(o.cores);
   std::vector<std::thread> threads;
   for (unsigned c = 1; c < o.cores; ++c) {
     threads.emplace_back([&, c] {
-      stats[c] = user_core(c, o, device, sel, inboxes, ready, serve, signals);
+      user_core(c, o, device, sel, board, inboxes, ready, serve, signals);
     });
   }
-  stats[0] = user_core(0, o, device, sel, inboxes, ready, serve, signals);
+  user_core(0, o, device, sel, board, inboxes, ready, serve, signals);
   for (auto& t : threads) t.join();
-  // Per-core counters, summed once every core has stopped (nothing shared while running).
-  std::uint64_t opened = 0, retransmits = 0;
+  // Every core published its last counters when it stopped.
   std::string per_core;
   for (unsigned c = 0; c < o.cores; ++c) {
-    opened += stats[c].connections_opened;
-    retransmits += stats[c].tx_retransmits;
-    per_core += fmt::format("{}core {}: {}", c == 0 ? "" : ", ", c, stats[c].connections_opened);
+    per_core += fmt::format("{}core {}: {}", c == 0 ? "" : ", ", c,
+                            board.read(c).connections_opened);
   }
-  log::info("user stack: stopping; {} connections served ({}), {} retransmissions", opened,
-            per_core, retransmits);
+  const CoreStats total = board.total();
+  log::info("user stack: stopping; {} connections served ({}), {} retransmissions",
+            total.connections_opened, per_core, total.tx_retransmits);
   return 0;
 }
 

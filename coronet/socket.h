@@ -108,21 +108,31 @@ class Listener {
   std::variant<std::monostate, stack::tcp::Listener, kernel::Listener> v_;
 };
 
+class StatsBoard;
+
 class Stack {
  public:
-  static Stack user(stack::tcp::TcpLayer& layer) { return Stack(&layer, nullptr); }
-  static Stack kernel(kernel::UringDriver& driver) { return Stack(nullptr, &driver); }
+  // `board`: the server's per-core counters (coronet/stats.h), when run() keeps them.
+  static Stack user(stack::tcp::TcpLayer& layer, const StatsBoard* board = nullptr) {
+    return Stack(&layer, nullptr, board);
+  }
+  static Stack kernel(kernel::UringDriver& driver) { return Stack(nullptr, &driver, nullptr); }
 
   StackKind kind() const { return kernel_ != nullptr ? StackKind::kKernel : StackKind::kUser; }
   // Listens on `port` (0: an unused one, see Listener::port()).
   Result<Listener> listen(std::uint16_t port, ListenOptions options = {});
   // Active open; completes once established (or refused / timed out / cancelled).
   coro::Task<Result<Connection>> connect(Endpoint remote, ConnectOptions options = {});
+  // Every core's counters, readable from any core (null when nobody keeps them: the kernel stack,
+  // or a Stack made outside run()).
+  const StatsBoard* stats() const { return board_; }
 
  private:
-  Stack(stack::tcp::TcpLayer* u, kernel::UringDriver* k) : user_(u), kernel_(k) {}
+  Stack(stack::tcp::TcpLayer* u, kernel::UringDriver* k, const StatsBoard* board)
+      : user_(u), kernel_(k), board_(board) {}
   stack::tcp::TcpLayer* user_;
   kernel::UringDriver* kernel_;
+  const StatsBoard* board_;
 };
 
 }  // namespace coronet
