@@ -200,12 +200,27 @@ void Runtime::core_thread(unsigned core, std::function<Task<void>()>& main_body,
       ctx.reactor_ = &reactor;
     }
     reactor.add_poll_source(&ctx);
+    if (options_.on_core_start) {
+      try {
+        options_.on_core_start(core, reactor);
+      } catch (const std::exception& e) {
+        log::error("runtime: core {} start-up failed: {}", core, e.what());
+        stop();
+      }
+    }
     phases.started.arrive_and_wait();
     if (stopping()) reactor.stop();  // stop() before every core existed
     if (core == 0) reactor.spawn(main_body());
     reactor.run();
     phases.stopped.arrive_and_wait();
     reactor.shutdown();  // this core's unfinished tasks, destroyed on their own thread
+    if (options_.on_core_stop) {
+      try {
+        options_.on_core_stop(core);
+      } catch (const std::exception& e) {
+        log::error("runtime: core {} tear-down failed: {}", core, e.what());
+      }
+    }
     reactor.remove_poll_source(&ctx);
     std::lock_guard lock(reactors_mu_);
     ctx.reactor_ = nullptr;

@@ -34,6 +34,15 @@ struct RuntimeOptions {
   IdleMode idle = IdleMode::kSleep;
   Duration timer_tick = std::chrono::microseconds(1);
   Duration spin_before_sleep = std::chrono::microseconds(50);  // see ReactorOptions
+  // Per-core set-up and tear-down, each run on that core's own thread. on_core_start runs once
+  // the core's reactor exists and before any core runs a task: every core's start hook has
+  // returned before the first task runs anywhere (so a core may message any other from its
+  // first task). It may spawn tasks on the reactor, and call stop() to abandon the run.
+  // on_core_stop runs after the core's unfinished tasks were destroyed, while its reactor still
+  // exists: the place to destroy what on_core_start built (poll sources, drivers). Exceptions
+  // from either are logged and stop the runtime.
+  std::function<void(unsigned core, Reactor& reactor)> on_core_start = {};
+  std::function<void(unsigned core)> on_core_stop = {};
 };
 
 namespace detail {

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
+#include <memory>
+#include <thread>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -186,6 +189,55 @@ TEST(Runtime, StopWithWorkInFlightOnOtherCoresDestroysEveryUnfinishedTask) {
     (void)co_await sleep_for(5ms);
   });
   EXPECT_EQ(destroyed.load(), 20);
+}
+
+// Per-core hooks: start runs on each core's thread before any task anywhere (so main can reach
+// what every core built), stop runs on the same thread after that core's tasks are gone.
+TEST(Runtime, CoreHooksBuildAndTearDownPerCoreStateOnItsOwnThread) {
+  constexpr unsigned kCores = 3;
+  struct PerCore {
+    std::thread::id built_on;
+    int served = 0;
+    bool task_destroyed_first = false;
+  };
+  std::array<std::unique_ptr<PerCore>, kCores> state;
+  std::array<std::thread::id, kCores> torn_down_on;
+  std::atomic<int> live_tasks{0};
+  struct Count {
+    std::atomic<int>* n;
+    ~Count() { n->fetch_sub(1); }
+  };
+  RuntimeOptions o{.cores = kCores};
+  o.on_core_start = [&](unsigned c, Reactor& r) {
+    state[c] = std::make_unique<PerCore>();
+    state[c]->built_on = std::this_thread::get_id();
+    live_tasks.fetch_add(1);
+    // A task that outlives main: destroyed at shutdown, before on_core_stop.
+    r.spawn([](std::atomic<int>& n) -> Task<void> {
+      Count guard{&n};
+      (void)co_await sleep_for(1h);
+    }(live_tasks));
+  };
+  o.on_core_stop = [&](unsigned c) {
+    torn_down_on[c] = std::this_thread::get_id();
+    state[c]->task_destroyed_first = live_tasks.load() < static_cast<int>(kCores);
+  };
+  Runtime rt(o);
+  rt.run([&]() -> Task<void> {
+    for (unsigned c = 0; c < kCores; ++c) {
+      auto r = co_await submit_to(c, [&state, c] {
+        ++state[c]->served;
+        return state[c]->built_on == std::this_thread::get_id();
+      });
+      EXPECT_TRUE(r.has_value() && *r) << "core " << c;
+    }
+  });
+  EXPECT_EQ(live_tasks.load(), 0);
+  for (unsigned c = 0; c < kCores; ++c) {
+    EXPECT_EQ(state[c]->served, 1);
+    EXPECT_EQ(torn_down_on[c], state[c]->built_on) << "core " << c;
+    EXPECT_TRUE(state[c]->task_destroyed_first) << "core " << c;
+  }
 }
 
 TEST(Runtime, BadOptionsAreRejected) {

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <thread>
 
+#include "nic/dpdk/dpdk_device.h"
 #include "nic/tap/tap_device.h"
 
 namespace coronet {
@@ -28,6 +29,9 @@ std::string options_usage() {
   return "  --stack=user|kernel  coronet's own TCP (default) or the kernel's via io_uring\n"
          "  --cores=N         engines, one per core (default 1)\n"
          "  --nic=tap:IFACE   TAP device for coronet's own TCP (default tap:cn0)\n"
+         "  --nic=dpdk:PORT   a DPDK ethdev port by name (e.g. net_tap0), with --eal\n"
+         "  --eal='ARGS'      DPDK EAL arguments, space-separated (e.g. '--no-huge -m 256\n"
+         "                    --no-pci --vdev=net_tap0,iface=dtap0')\n"
          "  --addr=A.B.C.D/N  coronet's address/prefix (default 198.18.0.2/24)\n"
          "  --gateway=A.B.C.D default route\n"
          "  --mac=XX:..:XX    coronet's MAC (default 02:00:00:00:00:02)\n"
@@ -53,10 +57,22 @@ Result<Options> parse_options(int argc, char** argv, std::uint16_t default_port)
       }
       o.cores = n;
     } else if (auto v = value_of(a, "--nic")) {
-      if (v->substr(0, 4) != "tap:" || v->size() <= 4 || v->size() > 4 + 15) {
-        return bad("--nic", *v, "tap:IFACE with an interface name of 1-15 characters");
+      const bool tap = v->substr(0, 4) == "tap:" && v->size() > 4 && v->size() <= 4 + 15;
+      const bool dpdk = v->substr(0, 5) == "dpdk:" && v->size() > 5;
+      if (!tap && !dpdk) {
+        return bad("--nic", *v,
+                   "tap:IFACE (an interface name of 1-15 characters) or dpdk:PORT (a DPDK port "
+                   "name)");
       }
       o.nic = std::string(*v);
+    } else if (auto v = value_of(a, "--eal")) {
+      o.eal.clear();
+      std::size_t pos = 0;
+      while (pos < v->size()) {
+        const std::size_t end = std::min(v->find(' ', pos), v->size());
+        if (end > pos) o.eal.emplace_back(v->substr(pos, end - pos));
+        pos = end + 1;
+      }
     } else if (auto v = value_of(a, "--addr")) {
       auto slash = v->find('/');
       auto ip = stack::Ipv4Address::parse(v->substr(0, slash));
@@ -92,10 +108,21 @@ Result<Options> parse_options(int argc, char** argv, std::uint16_t default_port)
       o.rest.emplace_back(a);
     }
   }
+  if (o.nic.starts_with("dpdk:") && o.eal.empty()) {
+    return Error(Errc::kInvalidArgument,
+                 "--nic=" + o.nic + " needs --eal='...': DPDK's EAL arguments (at least the "
+                 "device, e.g. --vdev=net_tap0,iface=dtap0, and --no-huge -m 256 without "
+                 "hugepages)");
+  }
+  if (!o.eal.empty() && !o.nic.starts_with("dpdk:")) {
+    return Error(Errc::kInvalidArgument, "--eal is for --nic=dpdk:PORT (the NIC is " + o.nic + ")");
+  }
   return o;
 }
 
-Result<OpenedDevice> open_device(const Options& o) {
+namespace {
+
+Result<OpenedDevice> open_tap(const Options& o) {
   nic::TapConfig cfg;
   cfg.ifname = o.nic.substr(4);
   cfg.mac = o.mac;
@@ -108,6 +135,43 @@ Result<OpenedDevice> open_device(const Options& o) {
   if (o.cores > 1) d.steering = OpenedDevice::Steering{(*tap)->rss_key(), (*tap)->reta()};
   d.device = std::move(*tap);
   return d;
+}
+
+Result<OpenedDevice> open_dpdk(const Options& o) {
+  nic::DpdkConfig cfg;
+  cfg.eal_args = o.eal;
+  cfg.port_name = o.nic.substr(5);
+  cfg.rx_queues = cfg.tx_queues = static_cast<std::uint16_t>(o.cores);
+  cfg.mbufs_per_queue = 8191;
+  if (o.cores > 1) {
+    // One engine per queue: the port must steer by the symmetric key through a known RETA.
+    cfg.rss.hash_types = nic::rss::kTcpIpv4 | nic::rss::kIpv4;
+    cfg.rss.key.assign(nic::rss::kSymmetricKey.begin(), nic::rss::kSymmetricKey.end());
+    cfg.rss.required = true;
+  }
+  auto dev = nic::DpdkDevice::create(cfg);
+  if (!dev) return dev.error();
+  OpenedDevice d;
+  if (o.cores > 1) {
+    auto key = (*dev)->rss_key();
+    auto reta = (*dev)->reta();
+    if (!key || !reta) {
+      return Error(Errc::kInvalidArgument,
+                   "DPDK port " + cfg.port_name + " (" + (*dev)->applied().driver +
+                       ") cannot tell which queue a flow lands on (no programmable RSS key and "
+                       "redirection table), so it cannot serve --cores=" +
+                       std::to_string(o.cores) + "; use --cores=1");
+    }
+    d.steering = OpenedDevice::Steering{*key, *reta};
+  }
+  d.device = std::move(*dev);
+  return d;
+}
+
+}  // namespace
+
+Result<OpenedDevice> open_device(const Options& o) {
+  return o.nic.starts_with("dpdk:") ? open_dpdk(o) : open_tap(o);
 }
 
 }  // namespace coronet

@@ -3,6 +3,8 @@
 //   --cores=N                engines (reactor threads), one per core (default 1)
 //   --nic=tap:IFACE          user stack: a TAP device (created by this process), one queue per
 //                            core; the kernel steers flows over the queues by RSS (an eBPF program)
+//   --nic=dpdk:PORT          user stack: a DPDK ethdev port (named, e.g. net_tap0), one queue per
+//   --eal='ARGS'             core, RSS programmed with the same key; EAL arguments space-separated
 //   --addr=A.B.C.D/N         coronet's address and on-link prefix (default 198.18.0.2/24)
 //   --gateway=A.B.C.D        default route
 //   --mac=02:..              coronet's MAC (default 02:00:00:00:00:02)
@@ -38,6 +40,7 @@ struct Options {
   nic::MacAddress mac{{0x02, 0, 0, 0, 0, 0x02}};
   std::uint16_t port = 7;
   coro::IdleMode idle = coro::IdleMode::kSleep;
+  std::vector<std::string> eal;   // --nic=dpdk: EAL arguments
   std::vector<std::string> rest;  // arguments this parser does not know, in order
 };
 

@@ -49,6 +49,21 @@ TEST(Options, BadValuesAreErrorsNamingTheChoices) {
   EXPECT_FALSE(parse({"--nic=eth0"}).has_value());
 }
 
+TEST(Options, DpdkPortTakesItsEalArguments) {
+  auto o = parse({"--nic=dpdk:net_tap0", "--eal=--no-huge -m 256  --vdev=net_tap0,iface=d0"});
+  ASSERT_TRUE(o.has_value()) << o.error().message();
+  EXPECT_EQ(o->nic, "dpdk:net_tap0");
+  EXPECT_EQ(o->eal, (std::vector<std::string>{"--no-huge", "-m", "256", "--vdev=net_tap0,iface=d0"}));
+  // A DPDK port without EAL arguments, or EAL arguments for a TAP: errors that say why.
+  auto no_eal = parse({"--nic=dpdk:net_tap0"});
+  ASSERT_FALSE(no_eal.has_value());
+  EXPECT_NE(no_eal.error().message().find("needs --eal"), std::string::npos);
+  auto stray = parse({"--eal=--no-huge"});
+  ASSERT_FALSE(stray.has_value());
+  EXPECT_NE(stray.error().message().find("--eal is for --nic=dpdk"), std::string::npos);
+  EXPECT_FALSE(parse({"--nic=dpdk:", "--eal=-l 0"}).has_value());
+}
+
 TEST(Options, StackKindNamesRoundTrip) {
   for (StackKind k : {StackKind::kUser, StackKind::kKernel}) {
     auto back = parse_stack_kind(stack_kind_name(k));

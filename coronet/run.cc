@@ -1,20 +1,20 @@
 #include "coronet/run.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 
 #include <atomic>
-#include <latch>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "coro/log.h"
 #include "coro/reactor.h"
-#include "kernel/uring_driver.h"
+#include "coro/runtime.h"
 #include "coronet/stats.h"
+#include "kernel/uring_driver.h"
 #include "nic/rss/port_selector.h"
 #include "stack/engine.h"
 #include "stack/tcp/tcp_layer.h"
@@ -22,11 +22,11 @@
 namespace coronet {
 namespace {
 
-// SIGINT/SIGTERM stop every registered reactor. The signals are blocked in all threads and taken
-// by one watcher thread with sigwait(), so stopping needs nothing async-signal-safe.
+// SIGINT/SIGTERM call `stop`. The signals are blocked in all threads and taken by one watcher
+// thread with sigwait(), so stopping needs nothing async-signal-safe.
 class SignalStop {
  public:
-  SignalStop() {
+  explicit SignalStop(std::function<void()> stop) : stop_(std::move(stop)) {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
@@ -37,9 +37,8 @@ class SignalStop {
         int sig = 0;
         if (sigwait(&set_, &sig) != 0 || sig == SIGUSR2) return;
         log::info("signal {}: stopping", sig);
-        std::lock_guard<std::mutex> lock(mu_);
-        for (coro::Reactor* r : reactors_) r->stop();
-        stopped_ = true;
+        signalled_.store(true);
+        stop_();
       }
     });
   }
@@ -48,93 +47,22 @@ class SignalStop {
     watcher_.join();
     pthread_sigmask(SIG_SETMASK, &old_, nullptr);
   }
-  void add(coro::Reactor* r) {
-    std::lock_guard<std::mutex> lock(mu_);
-    reactors_.push_back(r);
-    if (stopped_) r->stop();
-  }
-  void remove(coro::Reactor* r) {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::erase(reactors_, r);
-  }
+  // A signal came (possibly before the runtime could take a stop()).
+  bool signalled() const { return signalled_.load(); }
 
  private:
+  std::function<void()> stop_;
   sigset_t set_;
   sigset_t old_;
   std::thread watcher_;
-  std::mutex mu_;
-  std::vector<coro::Reactor*> reactors_;
-  bool stopped_ = false;
+  std::atomic<bool> signalled_{false};
 };
 
-void pin_to_cpu(unsigned cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu % std::max(1u, std::thread::hardware_concurrency()), &set);
-  (void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
-// One core of the kernel stack: its reactor, its io_uring, `serve` on them until stopped.
-int kernel_core(unsigned core, const Options& o,
-                const std::function<coro::Task<void>(Stack&)>& serve, SignalStop& signals) {
-  if (o.cores > 1) pin_to_cpu(core);
-  coro::Reactor reactor(coro::ReactorOptions{.core = core, .idle = o.idle});
-  auto driver = kernel::UringDriver::create(reactor);
-  if (!driver) {
-    log::error("core {}: io_uring: {}", core, driver.error().message());
-    return 1;
-  }
-  Stack stack = Stack::kernel(**driver);
-  signals.add(&reactor);
-  reactor.spawn(serve(stack));
-  reactor.run();
-  signals.remove(&reactor);
-  reactor.shutdown();  // the core's tasks (and their connections) go before the driver
-  return 0;
-}
-
-// Engines sharing one multi-queue device see ARP only on queue 0 (the device steers everything
-// but TCP there). Core 0's ARP cache reports each translation it confirms, and every other core
-// takes them from its inbox: a poll source on that core's reactor, so learn() runs on the core
-// that owns the cache. Control plane only (a handful of neighbours), so a mutex is fine; the
-// reactor's poll costs one atomic exchange per iteration.
-class ArpInbox final : public coro::PollSource {
- public:
-  void attach(coro::Reactor& reactor, stack::arp::ArpCache& arp) {
-    reactor_ = &reactor;
-    arp_ = &arp;
-    reactor.add_poll_source(this);
-  }
-  void detach() {
-    if (reactor_ != nullptr) reactor_->remove_poll_source(this);
-  }
-  // Any thread, after attach().
-  void post(stack::Ipv4Address ip, const nic::MacAddress& mac) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      items_.emplace_back(ip, mac);
-    }
-    pending_.store(true, std::memory_order_release);
-    reactor_->wake();
-  }
-  bool poll() override {
-    if (!pending_.exchange(false, std::memory_order_acq_rel)) return false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      taken_.swap(items_);
-    }
-    for (const auto& [ip, mac] : taken_) arp_->learn(ip, mac);
-    taken_.clear();
-    return true;
-  }
-
- private:
-  coro::Reactor* reactor_ = nullptr;
-  stack::arp::ArpCache* arp_ = nullptr;
-  std::atomic<bool> pending_{false};
-  std::mutex mu_;
-  std::vector<std::pair<stack::Ipv4Address, nic::MacAddress>> items_;
-  std::vector<std::pair<stack::Ipv4Address, nic::MacAddress>> taken_;
+// Suspends forever: the run's main task waits here until the runtime stops and destroys it.
+struct Forever {
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  void await_resume() const noexcept {}
 };
 
 // How often each user-stack core copies its counters to the StatsBoard.
@@ -168,114 +96,170 @@ CoreStats snapshot(const stack::tcp::TcpLayer& tcp, const stack::Engine& engine,
   return s;
 }
 
-// One user-stack core: its reactor, its engine on device queue `core`, its TCP, `serve` on them.
-// Its counters go to `board` every kStatsInterval and when it stops.
-void user_core(unsigned core, const Options& o, nic::Device& dev,
-                               const nic::rss::PortSelector* selector, StatsBoard& board,
-                               std::vector<std::unique_ptr<ArpInbox>>& inboxes,
-                               std::latch& ready,
-                               const std::function<coro::Task<void>(Stack&)>& serve,
-                               SignalStop& signals) {
-  if (o.cores > 1) pin_to_cpu(core);
-  coro::Reactor reactor(coro::ReactorOptions{.core = core, .idle = o.idle});
-  stack::Engine engine(reactor, dev,
-                       stack::EngineConfig{.address = o.addr,
-                                           .prefix_len = o.prefix_len,
-                                           .gateway = o.gateway,
-                                           .queue = static_cast<std::uint16_t>(core),
-                                           .announce_on_start = core == 0});
-  stack::tcp::TcpLayer tcp(engine);
-  tcp.set_port_selector(selector);
-  if (core == 0) {
-    engine.arp().set_learn_hook(
-        [](void* ctx, stack::Ipv4Address ip, const nic::MacAddress& mac) {
-          auto& all = *static_cast<std::vector<std::unique_ptr<ArpInbox>>*>(ctx);
-          for (std::size_t c = 1; c < all.size(); ++c) all[c]->post(ip, mac);
-        },
-        &inboxes);
-  } else {
-    inboxes[core]->attach(reactor, engine.arp());
+// What one core owns while the server runs (built and destroyed on that core's thread).
+struct Core {
+  // user stack
+  std::unique_ptr<stack::Engine> engine;
+  std::unique_ptr<stack::tcp::TcpLayer> tcp;
+  // kernel stack
+  std::unique_ptr<kernel::UringDriver> driver;
+  std::optional<Stack> stack;
+};
+
+// Everything run() shares between its cores: set up before the runtime starts, read-only after
+// (each core touches only its own Core and its own StatsBoard slot).
+struct Server {
+  Server(const Options& o, const std::function<coro::Task<void>(Stack&)>& f)
+      : options(o), serve(f) {}
+  const Options& options;
+  const std::function<coro::Task<void>(Stack&)>& serve;
+  std::vector<std::unique_ptr<Core>> cores;
+  std::atomic<bool> failed{false};
+  // user stack
+  nic::Device* device = nullptr;
+  std::optional<nic::rss::Toeplitz> hash;
+  std::optional<nic::rss::PortSelector> selector;
+  std::optional<StatsBoard> board;
+};
+
+// Engines sharing one multi-queue device see ARP only on queue 0 (the device steers everything
+// but TCP there): core 0 passes each translation its ARP cache confirms to the other cores.
+coro::Task<void> share_arp(Server& server, stack::Ipv4Address ip, nic::MacAddress mac) {
+  for (unsigned c = 1; c < server.cores.size(); ++c) {
+    (void)co_await coro::submit_to(c, [&server, c, ip, mac] {
+      server.cores[c]->engine->arp().learn(ip, mac);
+    });
   }
-  // Every inbox is attached before core 0 runs (and so before it can post to one).
-  ready.arrive_and_wait();
-  Stack stack = Stack::user(tcp, &board);
-  signals.add(&reactor);
-  const auto q = static_cast<std::uint16_t>(core);
-  reactor.spawn([](StatsBoard& b, unsigned c, stack::tcp::TcpLayer& t, stack::Engine& e,
-                   nic::Device& d, std::uint16_t q) -> coro::Task<void> {
-    for (;;) {
-      b.publish(c, snapshot(t, e, d, q));
-      co_await coro::sleep_for(kStatsInterval);
-    }
-  }(board, core, tcp, engine, dev, q));
-  reactor.spawn(serve(stack));
-  reactor.run();
-  signals.remove(&reactor);
-  reactor.shutdown();  // tasks and their connections before the TCP layer and engine
-  board.publish(core, snapshot(tcp, engine, dev, q));
-  if (core != 0) inboxes[core]->detach();
 }
 
-int run_user(const Options& o, const std::function<coro::Task<void>(Stack&)>& serve,
-             SignalStop& signals) {
+void start_user_core(Server& s, unsigned c, coro::Reactor& reactor) {
+  const Options& o = s.options;
+  Core& core = *s.cores[c];
+  const auto q = static_cast<std::uint16_t>(c);
+  core.engine = std::make_unique<stack::Engine>(
+      reactor, *s.device,
+      stack::EngineConfig{.address = o.addr,
+                          .prefix_len = o.prefix_len,
+                          .gateway = o.gateway,
+                          .queue = q,
+                          .announce_on_start = c == 0});
+  core.tcp = std::make_unique<stack::tcp::TcpLayer>(*core.engine);
+  if (s.selector) core.tcp->set_port_selector(&*s.selector);
+  if (c == 0 && s.cores.size() > 1) {
+    core.engine->arp().set_learn_hook(
+        [](void* ctx, stack::Ipv4Address ip, const nic::MacAddress& mac) {
+          coro::spawn(share_arp(*static_cast<Server*>(ctx), ip, mac));
+        },
+        &s);
+  }
+  core.stack = Stack::user(*core.tcp, &*s.board);
+  reactor.spawn([](Server& s, unsigned c, std::uint16_t q) -> coro::Task<void> {
+    Core& core = *s.cores[c];
+    for (;;) {
+      s.board->publish(c, snapshot(*core.tcp, *core.engine, *s.device, q));
+      co_await coro::sleep_for(kStatsInterval);
+    }
+  }(s, c, q));
+}
+
+void stop_user_core(Server& s, unsigned c) {
+  Core& core = *s.cores[c];
+  if (core.tcp == nullptr) return;
+  s.board->publish(c, snapshot(*core.tcp, *core.engine, *s.device, static_cast<std::uint16_t>(c)));
+  core.tcp.reset();  // the TCP layer before the engine under it
+  core.engine.reset();
+}
+
+bool start_kernel_core(Server& s, unsigned c, coro::Reactor& reactor) {
+  auto driver = kernel::UringDriver::create(reactor);
+  if (!driver) {
+    log::error("core {}: io_uring: {}", c, driver.error().message());
+    return false;
+  }
+  s.cores[c]->driver = std::move(*driver);
+  s.cores[c]->stack = Stack::kernel(*s.cores[c]->driver);
+  return true;
+}
+
+// Opens the device and prepares the RSS port choice (user stack). False after logging why not.
+bool open_user_device(Server& s, std::unique_ptr<nic::Device>& owned) {
+  const Options& o = s.options;
   auto dev = open_device(o);
   if (!dev) {
     log::error("{}: {}", o.nic, dev.error().message());
-    return 1;
+    return false;
   }
-  nic::Device& device = *dev->device;
+  owned = std::move(dev->device);
+  s.device = owned.get();
   // Multi-queue: connect() on a core picks local ports whose replies the device steers back to
   // it (the Toeplitz function and the redirection table the device's steering uses).
-  std::optional<nic::rss::Toeplitz> hash;
-  std::optional<nic::rss::PortSelector> selector;
   if (dev->steering) {
-    hash.emplace(dev->steering->key);
-    selector.emplace(*hash, dev->steering->reta);
+    s.hash.emplace(dev->steering->key);
+    s.selector.emplace(*s.hash, dev->steering->reta);
   }
+  s.board.emplace(o.cores);
   log::info("user stack: {} on {} ({}), {} core(s){}", o.addr.to_string(), o.nic,
-            o.mac.to_string(), o.cores, o.cores > 1 ? ", flows steered by RSS" : "");
-  std::vector<std::unique_ptr<ArpInbox>> inboxes;
-  for (unsigned c = 0; c < o.cores; ++c) inboxes.push_back(std::make_unique<ArpInbox>());
-  std::latch ready(o.cores);
-  StatsBoard board(o.cores);
-  const nic::rss::PortSelector* sel = selector ? &*selector : nullptr;
-  std::vector<std::thread> threads;
-  for (unsigned c = 1; c < o.cores; ++c) {
-    threads.emplace_back([&, c] {
-      user_core(c, o, device, sel, board, inboxes, ready, serve, signals);
-    });
-  }
-  user_core(0, o, device, sel, board, inboxes, ready, serve, signals);
-  for (auto& t : threads) t.join();
-  // Every core published its last counters when it stopped.
+            s.device->info().mac.to_string(), o.cores,
+            o.cores > 1 ? ", flows steered by RSS" : "");
+  return true;
+}
+
+void log_user_totals(const Server& s) {
   std::string per_core;
-  for (unsigned c = 0; c < o.cores; ++c) {
+  for (unsigned c = 0; c < s.cores.size(); ++c) {
     per_core += fmt::format("{}core {}: {}", c == 0 ? "" : ", ", c,
-                            board.read(c).connections_opened);
+                            s.board->read(c).connections_opened);
   }
-  const CoreStats total = board.total();
+  const CoreStats total = s.board->total();
   log::info("user stack: stopping; {} connections served ({}), {} retransmissions",
             total.connections_opened, per_core, total.tx_retransmits);
-  return 0;
 }
 
 }  // namespace
 
 int run(const Options& o, std::function<coro::Task<void>(Stack&)> serve) {
-  SignalStop signals;
-  if (o.stack == StackKind::kUser) return run_user(o, serve, signals);
-  log::info("kernel stack (io_uring) on {} core(s)", o.cores);
-  std::vector<int> status(o.cores, 0);
-  std::vector<std::thread> threads;
-  for (unsigned c = 1; c < o.cores; ++c) {
-    threads.emplace_back([&, c] { status[c] = kernel_core(c, o, serve, signals); });
+  Server s(o, serve);
+  for (unsigned c = 0; c < o.cores; ++c) s.cores.push_back(std::make_unique<Core>());
+  const bool user = o.stack == StackKind::kUser;
+  std::unique_ptr<nic::Device> device;
+  if (user && !open_user_device(s, device)) return 1;
+
+  coro::IdleMode idle = o.idle;
+  if (user && o.nic.starts_with("dpdk:") && idle != coro::IdleMode::kBusyPoll) {
+    // A DPDK queue has no file descriptor to sleep on: its core polls it, as DPDK intends.
+    log::info("{}: DPDK queues are polled continuously (one busy core per engine)", o.nic);
+    idle = coro::IdleMode::kBusyPoll;
   }
-  status[0] = kernel_core(0, o, serve, signals);
-  for (auto& t : threads) t.join();
-  for (int s : status) {
-    if (s != 0) return s;
-  }
-  return 0;
+  coro::RuntimeOptions ro{.cores = o.cores, .pin = o.cores > 1, .idle = idle};
+  ro.on_core_start = [&s, user](unsigned c, coro::Reactor& reactor) {
+    bool ok = false;
+    try {
+      ok = user ? (start_user_core(s, c, reactor), true) : start_kernel_core(s, c, reactor);
+    } catch (const std::exception& e) {
+      log::error("core {}: {}", c, e.what());
+    }
+    if (!ok) {
+      s.failed.store(true);
+      coro::Runtime::current()->stop();
+      return;
+    }
+    reactor.spawn(s.serve(*s.cores[c]->stack));
+  };
+  ro.on_core_stop = [&s, user](unsigned c) {
+    // The core's tasks (and their connections) are gone; now what they used.
+    if (user) stop_user_core(s, c);
+    s.cores[c]->stack.reset();
+    s.cores[c]->driver.reset();
+  };
+  coro::Runtime runtime(ro);
+  SignalStop signals([&runtime] { runtime.stop(); });
+  if (!user) log::info("kernel stack (io_uring) on {} core(s)", o.cores);
+  runtime.run([&]() -> coro::Task<void> {
+    if (signals.signalled()) runtime.stop();  // a signal that came before the runtime ran
+    co_await Forever{};
+  });
+  if (user) log_user_totals(s);
+  return s.failed.load() ? 1 : 0;
 }
 
 }  // namespace coronet

@@ -197,6 +197,7 @@ Result<void> DpdkDevice::configure(const DpdkConfig& c) {
   }
 
   // RSS: hash types the PMD cannot hash on are dropped; a key of the wrong length is not used.
+  // The key and the RETA are confirmed and programmed on the started port (apply_rss, dpdk_rss.cc).
   if (c.rss.hash_types != 0) {
     const std::uint64_t hf = c.rss.hash_types & dev.flow_type_rss_offloads;
     if (hf != c.rss.hash_types) {
@@ -220,7 +221,7 @@ Result<void> DpdkDevice::configure(const DpdkConfig& c) {
           // rte_eth_dev_configure copies the key; the config outlives the call anyway.
           conf.rx_adv_conf.rss_conf.rss_key = const_cast<std::uint8_t*>(c.rss.key.data());
           conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<std::uint8_t>(c.rss.key.size());
-          applied_.rss_key = true;
+          applied_.rss_key = true;  // until apply_rss finds it is not in effect
         }
       }
     }
@@ -320,6 +321,7 @@ Result<void> DpdkDevice::configure(const DpdkConfig& c) {
     return fail("rte_eth_dev_start(" + label + "): " + dpdk_error(rc));
   }
   started_ = true;
+  if (auto r = apply_rss(c, label); !r) return r;
 
   // Virtual PMDs come up at once; net_tap follows its kernel interface, real NICs negotiate.
   const auto deadline = std::chrono::steady_clock::now() + c.link_wait;

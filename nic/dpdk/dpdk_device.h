@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,6 +22,8 @@
 #include "nic/device.h"
 #include "nic/packet.h"
 #include "nic/packet_pool.h"
+#include "nic/rss/reta.h"
+#include "nic/rss/toeplitz.h"
 
 namespace coronet::nic {
 
@@ -31,10 +34,15 @@ inline constexpr std::uint64_t kTcpIpv4 = 1ull << 4;  // RTE_ETH_RSS_NONFRAG_IPV
 inline constexpr std::uint64_t kUdpIpv4 = 1ull << 5;  // RTE_ETH_RSS_NONFRAG_IPV4_UDP
 }  // namespace rss
 
+// With more than one rx queue, create() also programs the redirection table round robin (entry i
+// names queue i % rx_queues), so that software can predict the queue of a flow: see
+// DpdkDevice::rss_key() and DpdkDevice::reta().
 struct DpdkRssConfig {
   std::uint64_t hash_types = 0;   // RTE_ETH_RSS_* bits; 0 = no RSS
   std::vector<std::uint8_t> key;  // empty = the PMD's default key
-  bool required = false;          // fail create() unless all of it can be applied
+  // Fail create() unless all of it can be applied: hash types, key, and (with more than one rx
+  // queue) the round-robin RETA.
+  bool required = false;
 };
 
 struct DpdkOffloadConfig {
@@ -86,9 +94,13 @@ struct DpdkApplied {
   std::uint16_t tx_ring_size = 0;
   std::uint16_t mbuf_data_room = 0;  // bytes per mbuf buffer, headroom included
   std::uint64_t rss_hash_types = 0;  // RTE_ETH_RSS_* in effect (0 = RSS off)
-  bool rss_key = false;              // the configured key was installed
-  std::uint64_t rx_offloads = 0;     // RTE_ETH_RX_OFFLOAD_* enabled
-  std::uint64_t tx_offloads = 0;     // RTE_ETH_TX_OFFLOAD_* enabled
+  // The configured key is in effect: the PMD reads it back, or (where it cannot report its key)
+  // took it in rte_eth_dev_rss_hash_update. A key the PMD ignores (net_tap) is not installed.
+  bool rss_key = false;
+  std::uint16_t reta_size = 0;    // the PMD's RETA entries (dev_info.reta_size; 0 = it has none)
+  bool reta_programmed = false;   // entry i -> queue i % rx_queues is installed (RSS, > 1 rx queue)
+  std::uint64_t rx_offloads = 0;  // RTE_ETH_RX_OFFLOAD_* enabled
+  std::uint64_t tx_offloads = 0;  // RTE_ETH_TX_OFFLOAD_* enabled
   bool tx_chains_linearized = false;
   bool promiscuous = false;
   // The PMD fills per-queue counters (q_ipackets, ...); otherwise port totals are reported on
@@ -143,11 +155,23 @@ class DpdkDevice final : public Device {
   const DpdkApplied& applied() const { return applied_; }
   DpdkCounters counters(std::uint16_t queue) const;
 
+  // What software needs to predict RSS steering (rss::Toeplitz(*rss_key()).hash(tuple) through
+  // reta()->queue_of()), e.g. for rss::PortSelector on active opens. rss_key(): the configured
+  // key when it was installed (applied().rss_key) and is 40 bytes; nullopt otherwise (no key
+  // configured: the PMD's default is not assumed). reta(): Reta::round_robin(rx_queues,
+  // reta_size) when the table was programmed and its size is a power of two <= Reta::kMaxSize;
+  // nullopt otherwise (one rx queue, no RSS, a PMD without a programmable RETA).
+  std::optional<rss::Key> rss_key() const { return rss_key_; }
+  std::optional<rss::Reta> reta() const;
+
   struct Queue;  // per-queue state (internal/queue.h)
 
  private:
   DpdkDevice() = default;
   Result<void> configure(const DpdkConfig& config);
+  // On the started port (some PMDs apply RSS at start): confirms the key, programs the RETA
+  // (dpdk_rss.cc).
+  Result<void> apply_rss(const DpdkConfig& config, const std::string& label);
   void release();
 
   DeviceInfo info_;
@@ -158,6 +182,7 @@ class DpdkDevice final : public Device {
   bool started_ = false;
   bool port_claimed_ = false;
   std::vector<std::unique_ptr<Queue>> queues_;
+  std::optional<rss::Key> rss_key_;
 };
 
 // EAL helpers, usable before or without a DpdkDevice.

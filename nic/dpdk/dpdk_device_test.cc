@@ -11,21 +11,26 @@
 #include <rte_lcore.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "nic/rss/port_selector.h"
+
 namespace coronet::nic {
 namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int kRingPorts = 13;
+constexpr int kRingPorts = 14;
+constexpr int kNullPorts = 6;
 
 const std::vector<std::string>& eal_args() {
   static const std::vector<std::string> args = [] {
@@ -39,7 +44,9 @@ const std::vector<std::string>& eal_args() {
                                   "--log-level=notice",
                                   "--file-prefix=coronet-dpdk-" + std::to_string(getpid())};
     for (int i = 0; i < kRingPorts; ++i) a.push_back("--vdev=net_ring" + std::to_string(i));
-    a.push_back("--vdev=net_null0");  // rx: fills mbufs from our pool; tx: frees what it gets
+    // net_null: rx fills mbufs from our pool; tx frees what it gets. It also keeps an RSS key and
+    // a 128-entry RETA (never used for anything), which the RSS tests program and read back.
+    for (int i = 0; i < kNullPorts; ++i) a.push_back("--vdev=net_null" + std::to_string(i));
     return a;
   }();
   return args;
@@ -314,6 +321,172 @@ TEST(DpdkDevice, UnsupportedRssIsReportedOrRefused) {
   EXPECT_TRUE(noted);
 }
 
+// net_ring has no RSS (flow_type_rss_offloads 0): with two queues and a key, nothing to predict
+// steering with, and no RETA touched.
+TEST(DpdkDevice, NoRssMeansNoKeyAndNoReta) {
+  DpdkConfig cfg = ring_config(13);
+  cfg.rx_queues = 2;
+  cfg.tx_queues = 2;
+  cfg.rss.hash_types = rss::kIpv4 | rss::kTcpIpv4;
+  cfg.rss.key.assign(rss::kSymmetricKey.begin(), rss::kSymmetricKey.end());
+  auto dev = make(cfg);
+  ASSERT_NE(dev, nullptr);
+  EXPECT_EQ(dev->applied().rss_hash_types, 0u);
+  EXPECT_FALSE(dev->applied().rss_key);
+  EXPECT_FALSE(dev->applied().reta_programmed);
+  EXPECT_EQ(dev->applied().reta_size, 0u);
+  EXPECT_FALSE(dev->rss_key());
+  EXPECT_FALSE(dev->reta());
+}
+
+// The PMD's own view of its RETA (rte_eth_dev_rss_reta_query), `size` entries.
+std::vector<std::uint16_t> pmd_reta(std::uint16_t port, std::uint16_t size) {
+  std::vector<rte_eth_rss_reta_entry64> conf((size + RTE_ETH_RETA_GROUP_SIZE - 1) /
+                                             RTE_ETH_RETA_GROUP_SIZE);
+  for (auto& g : conf) {
+    g = rte_eth_rss_reta_entry64{};
+    g.mask = ~std::uint64_t{0};
+  }
+  if (int rc = rte_eth_dev_rss_reta_query(port, conf.data(), size); rc != 0) {
+    ADD_FAILURE() << "rte_eth_dev_rss_reta_query: " << rte_strerror(-rc);
+    return {};
+  }
+  std::vector<std::uint16_t> out(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    out[i] = conf[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+  }
+  return out;
+}
+
+// The PMD's own view of its key (rte_eth_dev_rss_hash_conf_get), first 40 bytes.
+rss::Key pmd_key(std::uint16_t port) {
+  std::array<std::uint8_t, 255> buf{};
+  rte_eth_rss_conf conf{};
+  conf.rss_key = buf.data();
+  conf.rss_key_len = static_cast<std::uint8_t>(buf.size());
+  if (int rc = rte_eth_dev_rss_hash_conf_get(port, &conf); rc != 0) {
+    ADD_FAILURE() << "rte_eth_dev_rss_hash_conf_get: " << rte_strerror(-rc);
+  }
+  rss::Key k;
+  std::copy_n(buf.begin(), k.size(), k.begin());
+  return k;
+}
+
+DpdkConfig null_rss_config(int port, std::uint16_t queues) {
+  DpdkConfig c = ring_config(0);
+  c.port_name = "net_null" + std::to_string(port);
+  c.rx_queues = queues;
+  c.tx_queues = queues;
+  c.rss.hash_types = rss::kIpv4 | rss::kTcpIpv4;
+  c.rss.key.assign(rss::kSymmetricKey.begin(), rss::kSymmetricKey.end());
+  c.rss.required = true;
+  return c;
+}
+
+// net_null ignores the key given to rte_eth_dev_configure (it keeps the Microsoft key) but takes
+// one through rte_eth_dev_rss_hash_update, and keeps a 128-entry RETA: create() must end with the
+// PMD holding the symmetric key and entry i -> queue i % 2, and the accessors must say so.
+TEST(DpdkDevice, NullPmdGetsTheKeyAndARoundRobinReta) {
+  auto dev = make(null_rss_config(1, 2));
+  ASSERT_NE(dev, nullptr);
+  const DpdkApplied& a = dev->applied();
+  EXPECT_EQ(a.rss_hash_types, rss::kIpv4 | rss::kTcpIpv4);
+  EXPECT_TRUE(a.rss_key);
+  EXPECT_EQ(a.reta_size, 128u);
+  EXPECT_TRUE(a.reta_programmed);
+  for (const auto& n : a.notes) {
+    EXPECT_EQ(n.find("RSS"), std::string::npos) << n;
+    EXPECT_EQ(n.find("redirection"), std::string::npos) << n;
+  }
+  EXPECT_TRUE(dev->info().offloads.rss);
+
+  ASSERT_TRUE(dev->rss_key());
+  EXPECT_EQ(*dev->rss_key(), rss::kSymmetricKey);
+  EXPECT_EQ(pmd_key(dev->port_id()), rss::kSymmetricKey) << "installed, not just remembered";
+
+  const std::optional<rss::Reta> reta = dev->reta();
+  ASSERT_TRUE(reta);
+  EXPECT_EQ(reta->size(), 128u);
+  EXPECT_EQ(reta->num_queues(), 2);
+  const std::vector<std::uint16_t> in_pmd = pmd_reta(dev->port_id(), 128);
+  ASSERT_EQ(in_pmd.size(), 128u);
+  for (std::size_t i = 0; i < in_pmd.size(); ++i) {
+    EXPECT_EQ(in_pmd[i], i % 2) << "entry " << i;
+    EXPECT_EQ(reta->entries()[i], in_pmd[i]) << "entry " << i;
+  }
+
+  // What the accessors are for: a port chosen by PortSelector for queue q hashes onto queue q.
+  const rss::Toeplitz hash(*dev->rss_key());
+  const rss::PortSelector selector(hash, *reta);
+  for (std::uint16_t q = 0; q < 2; ++q) {
+    rss::ActiveOpen open;
+    open.local_addr = 0xc6120102;   // 198.18.1.2
+    open.remote_addr = 0xc6120101;  // 198.18.1.1
+    open.remote_port = 80;
+    open.queue = q;
+    const std::optional<std::uint16_t> port = selector.select(open);
+    ASSERT_TRUE(port);
+    EXPECT_EQ(reta->queue_of(selector.reply_hash(open, *port)), q);
+  }
+}
+
+TEST(DpdkDevice, NullPmdRetaOverThreeQueuesWithTheDefaultKey) {
+  DpdkConfig cfg = null_rss_config(2, 3);
+  cfg.rss.key.clear();  // the PMD's default key: not assumed, so rss_key() has nothing to say
+  auto dev = make(cfg);
+  ASSERT_NE(dev, nullptr);
+  EXPECT_FALSE(dev->applied().rss_key);
+  EXPECT_FALSE(dev->rss_key());
+  EXPECT_TRUE(dev->applied().reta_programmed);
+  const std::optional<rss::Reta> reta = dev->reta();
+  ASSERT_TRUE(reta);
+  EXPECT_EQ(reta->num_queues(), 3);
+  const std::vector<std::uint16_t> in_pmd = pmd_reta(dev->port_id(), 128);
+  ASSERT_EQ(in_pmd.size(), 128u);
+  for (std::size_t i = 0; i < in_pmd.size(); ++i) {
+    EXPECT_EQ(in_pmd[i], i % 3) << "entry " << i;
+    EXPECT_EQ(reta->entries()[i], in_pmd[i]) << "entry " << i;
+  }
+}
+
+TEST(DpdkDevice, OneQueueNeedsNoReta) {
+  auto dev = make(null_rss_config(3, 1));
+  ASSERT_NE(dev, nullptr);
+  EXPECT_EQ(dev->applied().reta_size, 128u);
+  EXPECT_FALSE(dev->applied().reta_programmed);
+  EXPECT_FALSE(dev->reta());
+  ASSERT_TRUE(dev->rss_key());
+  EXPECT_EQ(*dev->rss_key(), rss::kSymmetricKey);
+}
+
+// net_null announces no key size, so a 52-byte key passes configure; it keeps only 40 bytes, and
+// the read-back tells: the key is reported as not installed (a note; fatal when required).
+TEST(DpdkDevice, KeyThePmdDoesNotKeepIsNotInstalled) {
+  DpdkConfig cfg = null_rss_config(4, 2);
+  cfg.rss.key.resize(52, 0x5a);
+  cfg.rss.required = false;
+  auto dev = make(cfg);
+  ASSERT_NE(dev, nullptr);
+  EXPECT_FALSE(dev->applied().rss_key);
+  EXPECT_FALSE(dev->rss_key());
+  bool noted = false;
+  for (const auto& n : dev->applied().notes) {
+    noted |= n.find("net_null4") != std::string::npos &&
+             n.find("RSS key is not in effect") != std::string::npos;
+  }
+  EXPECT_TRUE(noted);
+  EXPECT_TRUE(dev->reta()) << "the RETA does not depend on the key";
+
+  cfg.port_name = "net_null5";  // closing net_null4 removed it
+  cfg.rss.required = true;
+  auto refused = DpdkDevice::create(cfg);
+  ASSERT_FALSE(refused);
+  const std::string msg = refused.error().message();
+  EXPECT_NE(msg.find("net_null5"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("net_null)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("reports another key"), std::string::npos) << msg;
+}
+
 TEST(DpdkDevice, UnknownPortNameListsTheAvailablePorts) {
   DpdkConfig cfg = ring_config(0);
   cfg.port_name = "net_tap9";
@@ -333,12 +506,12 @@ TEST(DpdkDevice, UnknownPortNameListsTheAvailablePorts) {
 
 TEST(DpdkDevice, DifferentEalArgsAreRejected) {
   DpdkConfig cfg = ring_config(9);
-  cfg.eal_args.push_back("--vdev=net_null1");
+  cfg.eal_args.push_back("--vdev=net_null9");
   auto r = DpdkDevice::create(cfg);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("already initialised with"), std::string::npos)
       << r.error().message();
-  EXPECT_NE(r.error().message().find("net_null1"), std::string::npos);
+  EXPECT_NE(r.error().message().find("net_null9"), std::string::npos);
 }
 
 TEST(DpdkDevice, OnePortOneDevice) {
