@@ -159,8 +159,9 @@ coro::Task<void> KvService::session(Connection conn) {
           StoreResult res = StoreResult::kNoMemory;
           if (owner == me) {
             res = op();
-          } else if (auto r2 = co_await coro::submit_to(owner, op)) {
-            res = *r2;
+          } else {
+            auto r2 = co_await coro::submit_to(owner, op);
+            if (r2) res = *r2;
           }
           if (!cmd.noreply) out += store_reply(res);
           break;
@@ -171,8 +172,9 @@ coro::Task<void> KvService::session(Connection conn) {
           bool erased = false;
           if (owner == me) {
             erased = op();
-          } else if (auto r2 = co_await coro::submit_to(owner, op)) {
-            erased = *r2;
+          } else {
+            auto r2 = co_await coro::submit_to(owner, op);
+            if (r2) erased = *r2;
           }
           if (!cmd.noreply) out += erased ? "DELETED\r\n" : "NOT_FOUND\r\n";
           break;
@@ -187,8 +189,9 @@ coro::Task<void> KvService::session(Connection conn) {
             std::pair<std::uint64_t, std::uint64_t> got{0, 0};
             if (c == me) {
               got = count();
-            } else if (auto r2 = co_await coro::submit_to(c, count)) {
-              got = *r2;
+            } else {
+              auto r2 = co_await coro::submit_to(c, count);
+              if (r2) got = *r2;
             }
             fmt::format_to(std::back_inserter(out), "STAT core{}_items {}\r\nSTAT core{}_bytes {}\r\n",
                            c, got.first, c, got.second);
