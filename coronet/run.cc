@@ -22,11 +22,12 @@
 namespace coronet {
 namespace {
 
-// SIGINT/SIGTERM call `stop`. The signals are blocked in all threads and taken by one watcher
-// thread with sigwait(), so stopping needs nothing async-signal-safe.
+// SIGINT/SIGTERM call the stop function. The signals are blocked in all threads and taken by one
+// watcher thread with sigwait(), so stopping needs nothing async-signal-safe. Made before any
+// other thread exists (DPDK's EAL starts threads of its own), so every thread inherits the mask.
 class SignalStop {
  public:
-  explicit SignalStop(std::function<void()> stop) : stop_(std::move(stop)) {
+  SignalStop() {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
@@ -37,10 +38,16 @@ class SignalStop {
         int sig = 0;
         if (sigwait(&set_, &sig) != 0 || sig == SIGUSR2) return;
         log::info("signal {}: stopping", sig);
+        std::lock_guard<std::mutex> lock(mu_);
         signalled_.store(true);
-        stop_();
+        if (stop_) stop_();
       }
     });
+  }
+  // What a signal does from now on.
+  void set_stop(std::function<void()> stop) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = std::move(stop);
   }
   ~SignalStop() {
     pthread_kill(watcher_.native_handle(), SIGUSR2);
@@ -51,6 +58,7 @@ class SignalStop {
   bool signalled() const { return signalled_.load(); }
 
  private:
+  std::mutex mu_;
   std::function<void()> stop_;
   sigset_t set_;
   sigset_t old_;
@@ -218,6 +226,7 @@ void log_user_totals(const Server& s) {
 }  // namespace
 
 int run(const Options& o, std::function<coro::Task<void>(Stack&)> serve) {
+  SignalStop signals;
   Server s(o, serve);
   for (unsigned c = 0; c < o.cores; ++c) s.cores.push_back(std::make_unique<Core>());
   const bool user = o.stack == StackKind::kUser;
@@ -252,12 +261,13 @@ int run(const Options& o, std::function<coro::Task<void>(Stack&)> serve) {
     s.cores[c]->driver.reset();
   };
   coro::Runtime runtime(ro);
-  SignalStop signals([&runtime] { runtime.stop(); });
+  signals.set_stop([&runtime] { runtime.stop(); });
   if (!user) log::info("kernel stack (io_uring) on {} core(s)", o.cores);
   runtime.run([&]() -> coro::Task<void> {
     if (signals.signalled()) runtime.stop();  // a signal that came before the runtime ran
     co_await Forever{};
   });
+  signals.set_stop(nullptr);  // the runtime goes out of scope
   if (user) log_user_totals(s);
   return s.failed.load() ? 1 : 0;
 }
