@@ -36,7 +36,9 @@ std::string options_usage() {
          "  --gateway=A.B.C.D default route\n"
          "  --mac=XX:..:XX    coronet's MAC (default 02:00:00:00:00:02)\n"
          "  --port=N          service port\n"
-         "  --busy-poll       never sleep when idle\n";
+         "  --busy-poll       never sleep when idle\n"
+         "  --metrics-port=N  serve every core's counters as Prometheus text on port N\n"
+         "                    (user stack; GET /metrics on the same address)\n";
 }
 
 Result<Options> parse_options(int argc, char** argv, std::uint16_t default_port) {
@@ -102,6 +104,13 @@ Result<Options> parse_options(int argc, char** argv, std::uint16_t default_port)
         return bad("--port", *v, "1-65535");
       }
       o.port = static_cast<std::uint16_t>(n);
+    } else if (auto v = value_of(a, "--metrics-port")) {
+      unsigned n = 0;
+      auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+      if (ec != std::errc() || end != v->data() + v->size() || n == 0 || n > 65535) {
+        return bad("--metrics-port", *v, "1-65535");
+      }
+      o.metrics_port = static_cast<std::uint16_t>(n);
     } else if (a == "--busy-poll") {
       o.idle = coro::IdleMode::kBusyPoll;
     } else {
@@ -113,6 +122,13 @@ Result<Options> parse_options(int argc, char** argv, std::uint16_t default_port)
                  "--nic=" + o.nic + " needs --eal='...': DPDK's EAL arguments (at least the "
                  "device, e.g. --vdev=net_tap0,iface=dtap0, and --no-huge -m 256 without "
                  "hugepages)");
+  }
+  if (o.metrics_port != 0 && o.stack == StackKind::kKernel) {
+    return Error(Errc::kInvalidArgument,
+                 "--metrics-port is for the user stack (the kernel's counters: ss, nstat)");
+  }
+  if (o.metrics_port != 0 && o.metrics_port == o.port) {
+    return Error(Errc::kInvalidArgument, "--metrics-port must differ from --port");
   }
   if (!o.eal.empty() && !o.nic.starts_with("dpdk:")) {
     return Error(Errc::kInvalidArgument, "--eal is for --nic=dpdk:PORT (the NIC is " + o.nic + ")");

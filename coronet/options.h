@@ -10,6 +10,7 @@
 //   --mac=02:..              coronet's MAC (default 02:00:00:00:00:02)
 //   --port=N                 service port
 //   --busy-poll              never sleep (dedicated core); default: sleep on the device fd
+//   --metrics-port=N         user stack: every core's counters as Prometheus text over HTTP
 // Bad values are errors with a message, never silently replaced by defaults.
 #pragma once
 
@@ -40,6 +41,7 @@ struct Options {
   nic::MacAddress mac{{0x02, 0, 0, 0, 0, 0x02}};
   std::uint16_t port = 7;
   coro::IdleMode idle = coro::IdleMode::kSleep;
+  std::uint16_t metrics_port = 0;  // 0: none
   std::vector<std::string> eal;   // --nic=dpdk: EAL arguments
   std::vector<std::string> rest;  // arguments this parser does not know, in order
 };

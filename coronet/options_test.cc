@@ -64,6 +64,17 @@ TEST(Options, DpdkPortTakesItsEalArguments) {
   EXPECT_FALSE(parse({"--nic=dpdk:", "--eal=-l 0"}).has_value());
 }
 
+TEST(Options, MetricsPortIsForTheUserStackAndItsOwnPort) {
+  auto o = parse({"--metrics-port=9100"});
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(o->metrics_port, 9100);
+  EXPECT_FALSE(parse({"--metrics-port=0"}).has_value());
+  auto kernel = parse({"--stack=kernel", "--metrics-port=9100"});
+  ASSERT_FALSE(kernel.has_value());
+  EXPECT_NE(kernel.error().message().find("user stack"), std::string::npos);
+  EXPECT_FALSE(parse({"--port=9100", "--metrics-port=9100"}).has_value());
+}
+
 TEST(Options, StackKindNamesRoundTrip) {
   for (StackKind k : {StackKind::kUser, StackKind::kKernel}) {
     auto back = parse_stack_kind(stack_kind_name(k));

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include "coro/log.h"
 #include "coro/reactor.h"
 #include "coro/runtime.h"
+#include "coro/timeout.h"
 #include "coronet/stats.h"
 #include "kernel/uring_driver.h"
 #include "nic/rss/port_selector.h"
@@ -170,6 +172,40 @@ void start_user_core(Server& s, unsigned c, coro::Reactor& reactor) {
   }(s, c, q));
 }
 
+// --metrics-port: a minimal HTTP responder on each core (any request gets the Prometheus text of
+// every core's counters, then the connection closes). For scrapers and curl, not for load.
+coro::Task<void> serve_metrics(Stack& stack, std::uint16_t port, const StatsBoard& board) {
+  auto listener = stack.listen(port);
+  if (!listener) {
+    log::error("metrics: listen on port {}: {}", port, listener.error().message());
+    co_return;
+  }
+  if (coro::Runtime::current_core() == 0) log::info("metrics: Prometheus text on port {}", port);
+  for (;;) {
+    auto conn = co_await listener->accept();
+    if (!conn) continue;
+    coro::spawn([](Connection c, const StatsBoard& b) -> coro::Task<void> {
+      // Read the request head (up to 4 KiB, 2 s), whatever it asks.
+      std::array<std::byte, 4096> buf;
+      std::size_t have = 0;
+      while (have < buf.size()) {
+        auto n = co_await coro::with_timeout(c.read(std::span(buf).subspan(have)), std::chrono::seconds(2));
+        if (!n || *n == 0) break;
+        have += *n;
+        const std::string_view text(reinterpret_cast<const char*>(buf.data()), have);
+        if (text.find("\r\n\r\n") != std::string_view::npos || text.find("\n\n") != std::string_view::npos) break;
+      }
+      const std::string body = b.prometheus("coronet");
+      const std::string response = fmt::format(
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n"
+          "Connection: close\r\n\r\n{}",
+          body.size(), body);
+      (void)co_await c.write(std::as_bytes(std::span(response)));
+      (void)co_await c.close();
+    }(std::move(*conn), board));
+  }
+}
+
 void stop_user_core(Server& s, unsigned c) {
   Core& core = *s.cores[c];
   if (core.tcp == nullptr) return;
@@ -253,6 +289,10 @@ int run(const Options& o, std::function<coro::Task<void>(Stack&)> serve) {
       return;
     }
     reactor.spawn(s.serve(*s.cores[c]->stack));
+    // On every core: the device steers each metrics connection to one of them.
+    if (user && s.options.metrics_port != 0) {
+      reactor.spawn(serve_metrics(*s.cores[c]->stack, s.options.metrics_port, *s.board));
+    }
   };
   ro.on_core_stop = [&s, user](unsigned c) {
     // The core's tasks (and their connections) are gone; now what they used.

@@ -51,7 +51,7 @@ grep -q "kernel stack (io_uring) on 2 core(s)" "$log" || { cat "$log"; exit 1; }
 # The user stack on two cores: a two-queue TAP steered by RSS, one engine per queue. 16
 # connections spread over both (all on one core: probability 2^-15); every echo must match.
 ip netns exec "$ns" "$server" --nic="tap:$ifc" --addr=198.18.4.2/24 --port=7 --cores=2 \
-  >"$log" 2>&1 &
+  --metrics-port=9100 >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do
   ip netns exec "$ns" ip link show "$ifc" >/dev/null 2>&1 && break
@@ -62,6 +62,12 @@ ip netns exec "$ns" ip link set "$ifc" up
 out=$(ip netns exec "$ns" timeout 30 "$client" 198.18.4.2 7 --conns=16 --seconds=2 --size=100)
 echo "$out"
 grep -q "errors: 0, mismatched echoes: 0" <<<"$out"
+# --metrics-port: every core's counters as Prometheus text (published every 100 ms).
+sleep 0.3
+metrics=$(ip netns exec "$ns" timeout 5 bash -c \
+  'exec 3<>/dev/tcp/198.18.4.2/9100; printf "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" >&3; cat <&3')
+grep -q '^coronet_tcp_connections_opened_total{core="1"}' <<<"$metrics" ||
+  { echo "no metrics: $metrics"; exit 1; }
 kill -TERM "$pid"
 wait "$pid" || { echo "two-core user-stack server did not stop cleanly"; cat "$log"; exit 1; }
 pid=""
@@ -69,8 +75,9 @@ cat "$log"
 line=$(grep "connections served" "$log")
 c0=$(sed -E 's/.*core 0: ([0-9]+).*/\1/' <<<"$line")
 c1=$(sed -E 's/.*core 1: ([0-9]+).*/\1/' <<<"$line")
-[[ "$c0" -gt 0 && "$c1" -gt 0 && $((c0 + c1)) -eq 16 ]] ||
-  { echo "connections per core: $c0 and $c1, expected 16 over both"; exit 1; }
+# 16 echo connections and the metrics one.
+[[ "$c0" -gt 0 && "$c1" -gt 0 && $((c0 + c1)) -eq 17 ]] ||
+  { echo "connections per core: $c0 and $c1, expected 17 over both"; exit 1; }
 # The user stack over DPDK's net_tap PMD (the port creates its own TAP interface; without
 # hugepages). net_tap gives the kernel's side the port's MAC: the kernel side takes another.
 difc="cndpdk0"
