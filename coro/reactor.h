@@ -188,6 +188,9 @@ class SleepAwaiter {
  public:
   explicit SleepAwaiter(TimePoint deadline) : deadline_(deadline) {}
   explicit SleepAwaiter(Duration d) : relative_(d) {}
+  // Armed, the timer node points back at this object: it must stay where it is.
+  SleepAwaiter(const SleepAwaiter&) = delete;
+  SleepAwaiter& operator=(const SleepAwaiter&) = delete;
   bool await_ready();
   template <typename P>
   bool await_suspend(std::coroutine_handle<P> h) {
