@@ -52,6 +52,12 @@ struct TcpConfig {
   unsigned max_syn_retries = 7;  // 1+2+...+64 s = 127 s, then 64 more: >= 3 min (RFC 9293 MUST-23)
   unsigned max_retries = 12;              // data retransmissions before the connection times out
   std::size_t max_time_wait = 65536;      // beyond this the oldest TIME-WAIT is recycled (counted)
+  // An active open may take over a 4-tuple this side holds in TIME-WAIT once the old incarnation
+  // used timestamps and has been in TIME-WAIT this long (Linux's tcp_tw_reuse): our timestamps
+  // grow across incarnations, so the new SYN and everything after it is newer than anything
+  // of the old one (RFC 6191 §2, RFC 7323 §5); a client that closes first does not run out of
+  // ports after 28,000 connections. Zero disables it.
+  coro::Duration reuse_time_wait_after = std::chrono::seconds(1);
   std::uint32_t initial_window_segments = 10;  // RFC 6928
   CcAlgorithm congestion_control = CcAlgorithm::kCubic;
   bool timestamps = true;  // RFC 7323 §3: offered on our SYNs
@@ -230,6 +236,7 @@ struct Tcb {
   bool reset_after_close = false;  // peer data during close() forced a RST
   unsigned active_ops = 0;     // Connection operations suspended in this TCB
   bool in_time_wait_list = false;
+  coro::TimePoint time_wait_since{};  // when TIME-WAIT began (active-open reuse)
   Tcb* tw_prev = nullptr;
   Tcb* tw_next = nullptr;
 };

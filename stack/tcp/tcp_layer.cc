@@ -259,6 +259,13 @@ Result<Tcb*> TcpLayer::open(Endpoint remote, std::uint16_t local_port, BufferSiz
   }
   if (auto r = check_buffer_sizes(sizes); !r) return r.error();
   Endpoint local{engine_.address(), local_port};
+  // A 4-tuple is free for this connect when unused, or held in TIME-WAIT by an old incarnation
+  // that may be taken over (TcpConfig::reuse_time_wait_after).
+  auto free_tuple = [&](std::uint16_t p) {
+    if (listeners_.count(p) != 0) return false;
+    const Tcb* old = lookup({remote.addr.raw(), remote.port, p});
+    return old == nullptr || time_wait_takeover(*old);
+  };
   if (local_port == 0 && port_selector_ != nullptr) {
     // RSS: only ports whose reply hash lands on this engine's queue (mTCP's per-core port
     // choice), so the SYN-ACK and everything after it arrive on the core that owns the TCB.
@@ -268,9 +275,7 @@ Result<Tcb*> TcpLayer::open(Endpoint remote, std::uint16_t local_port, BufferSiz
                                     .queue = engine_.config().queue,
                                     .range = {},
                                     .hint = next_ephemeral_++};
-    auto port = port_selector_->select(open, [&](std::uint16_t p) {
-      return lookup({remote.addr.raw(), remote.port, p}) == nullptr && listeners_.count(p) == 0;
-    });
+    auto port = port_selector_->select(open, free_tuple);
     if (!port) {
       return Error(Errc::kAddressInUse,
                    "no free local port whose replies reach queue " +
@@ -282,15 +287,21 @@ Result<Tcb*> TcpLayer::open(Endpoint remote, std::uint16_t local_port, BufferSiz
     for (int tries = 0; tries < 28232; ++tries) {
       std::uint16_t p = next_ephemeral_;
       next_ephemeral_ = p >= 60999 ? 32768 : static_cast<std::uint16_t>(p + 1);
-      if (lookup({remote.addr.raw(), remote.port, p}) == nullptr && listeners_.count(p) == 0) {
+      if (free_tuple(p)) {
         local.port = p;
         break;
       }
     }
     if (local.port == 0) return Error(Errc::kAddressInUse, "no free ephemeral port");
-  } else if (lookup({remote.addr.raw(), remote.port, local_port}) != nullptr) {
+  } else if (const Tcb* old = lookup({remote.addr.raw(), remote.port, local_port});
+             old != nullptr && !time_wait_takeover(*old)) {
     return Error(Errc::kAddressInUse, "connection " + local.to_string() + " -> " +
                                           remote.to_string() + " exists");
+  }
+  if (Tcb* old = lookup({remote.addr.raw(), remote.port, local.port}); old != nullptr) {
+    // The old incarnation's TIME-WAIT ends here (Linux's tcp_tw_reuse; see TcpConfig).
+    ++stats_.time_wait_reused_active;
+    set_closed(*old, std::nullopt);  // out of the table; freed at the next flush
   }
   Tcb* t = new_tcb(local, remote, sizes);
   t->user_attached = true;
@@ -441,6 +452,11 @@ void TcpLayer::on_keepalive_timeout(Tcb& t) {
   engine_.reactor().arm_timer(t.keepalive_timer, now + t.keepalive.interval);
 }
 
+bool TcpLayer::time_wait_takeover(const Tcb& t) const {
+  return t.state == State::kTimeWait && t.ts_ok && config_.reuse_time_wait_after.count() > 0 &&
+         engine_.reactor().now() - t.time_wait_since >= config_.reuse_time_wait_after;
+}
+
 void TcpLayer::enter_time_wait(Tcb& t) {
   // RFC 9293 §3.10.7.4: TIME-WAIT for 2*MSL; bounded count: the oldest is recycled beyond it.
   engine_.reactor().cancel_timer(t.rexmit_timer);
@@ -454,6 +470,7 @@ void TcpLayer::enter_time_wait(Tcb& t) {
   if (!t.in_time_wait_list) {
     t.state = State::kTimeWait;
     t.in_time_wait_list = true;
+    t.time_wait_since = engine_.reactor().now();
     t.tw_prev = tw_tail_;
     t.tw_next = nullptr;
     if (tw_tail_ != nullptr) tw_tail_->tw_next = &t; else tw_head_ = &t;

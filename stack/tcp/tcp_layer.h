@@ -73,6 +73,7 @@ struct TcpStats {
   std::uint64_t syn_cookies_sent = 0;
   std::uint64_t syn_cookies_accepted = 0;
   std::uint64_t time_wait_reused = 0;        // RFC 6191: TIME-WAIT ended by a newer SYN
+  std::uint64_t time_wait_reused_active = 0;  // our connect() took over a TIME-WAIT 4-tuple
   std::uint64_t user_timeouts = 0;           // RFC 5482 / RFC 9293 §3.8.4
   std::uint64_t rto_expiries = 0;
   std::uint64_t challenge_acks = 0;
@@ -214,6 +215,8 @@ class TcpLayer {
   Tcb* cookie_ack_input(ListenerState& l, const TcpHeader& h, const IpRxInfo& info,
                         bool* consumed);
   bool time_wait_reusable(const Tcb& t, const TcpHeader& syn) const;
+  // A connect() may take over this TIME-WAIT 4-tuple (TcpConfig::reuse_time_wait_after).
+  bool time_wait_takeover(const Tcb& t) const;
   // True when the ACK gave a valid RTT sample.
   bool take_rtt_sample(Tcb& t, const TcpHeader& h);
   void enter_recovery(Tcb& t);

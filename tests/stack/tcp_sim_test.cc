@@ -480,6 +480,60 @@ TEST(TcpSim, ReconnectFromTheSamePortReusesTimeWait) {
   EXPECT_EQ(s.a->tcp.stats().rto_expiries, 0u);
 }
 
+// The client closes first and holds TIME-WAIT: a connect() from the same port takes the 4-tuple
+// over once the old incarnation has been in TIME-WAIT for reuse_time_wait_after (1 s), like
+// Linux's tcp_tw_reuse; sooner it is refused (address in use). Every reconnect succeeds without
+// a retransmission: the server sees a SYN for a closed 4-tuple, and our timestamps keep growing.
+TEST(TcpSim, ConnectTakesOverItsOwnTimeWaitAfterOneSecond) {
+  constexpr int kRounds = 6;
+  SimPair s;
+  auto listener = stack::tcp::listen(s.b->tcp, kPort);
+  ASSERT_TRUE(listener.has_value());
+  auto server = [&]() -> coro::Task<void> {
+    for (;;) {
+      auto c = co_await listener->accept();
+      if (!c) co_return;
+      std::byte buf[8];
+      auto r = co_await c->read_exactly(buf);
+      if (r) (void)co_await c->write(buf);
+      std::byte eof[1];
+      (void)co_await c->read(eof);  // wait for the client's FIN: the client closes first
+      (void)co_await c->close();
+    }
+  };
+  s.v.reactor.spawn(server());
+  auto client = [&]() -> coro::Task<int> {
+    int ok = 0;
+    for (int i = 0; i < kRounds; ++i) {
+      auto c = co_await stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort},
+                                            {.local_port = 40001});
+      if (!c) {
+        ADD_FAILURE() << "round " << i << ": " << c.error().message();
+        co_return ok;
+      }
+      std::byte msg[8] = {};
+      std::byte back[8];
+      auto w = co_await c->write(msg);
+      auto r = co_await c->read_exactly(back);
+      if (w && r) ++ok;
+      (void)co_await c->close();
+      // At once: still TIME-WAIT, refused.
+      auto early = co_await stack::tcp::connect(s.a->tcp, {SimPair::kAddrB, kPort},
+                                                {.local_port = 40001});
+      EXPECT_FALSE(early.has_value());
+      if (!early) {
+        EXPECT_EQ(early.error().code(), Errc::kAddressInUse);
+      }
+      (void)co_await coro::sleep_for(std::chrono::milliseconds(1000));
+    }
+    co_return ok;
+  };
+  EXPECT_EQ(s.v.reactor.block_on(client()), kRounds);
+  EXPECT_EQ(s.a->tcp.stats().time_wait_reused_active, static_cast<std::uint64_t>(kRounds - 1));
+  EXPECT_EQ(s.a->tcp.stats().rto_expiries, 0u);
+  EXPECT_EQ(s.b->tcp.stats().rx_no_connection, 0u);
+}
+
 // The per-core receive memory cap: with room for one receive ring, two connections that both
 // need one still deliver byte-exact streams; the second one's data is dropped (and resent) until
 // the first connection ends and its ring is returned. Idle or direct-to-reader connections never
