@@ -498,6 +498,26 @@ TEST(TcpSynReceived, GivesUpAfterTheConfiguredRetriesAndTheListenerCarriesOn) {
   EXPECT_EQ(r->ack.raw(), 7001u);
 }
 
+TEST(TcpSynReceived, ClosingTheListenerResetsItsHalfOpenChildren) {
+  // RFC 9293 §3.10.4 CLOSE of a LISTEN: nobody will accept the SYN-RECEIVED child any more; it is
+  // reset and forgotten, while an unrelated established connection carries on.
+  TcpScript s;
+  auto e = s.establish(kPort + 1);  // another listener's established connection
+  std::optional<stack::tcp::Listener> other = std::move(s.listener);
+  s.listener.reset();
+  auto sa = syn_to_listener(s);  // a listener on kPort and its SYN-RECEIVED child
+  ASSERT_TRUE(sa);
+  (void)drain_sent(s);
+  ASSERT_EQ(s.tcp.connection_count(), 2u);
+  s.listener.reset();  // closes kPort's listener
+  s.settle();
+  auto rst = s.next_sent();
+  ASSERT_TRUE(rst);
+  EXPECT_TRUE(rst->flags & flag::kRst);
+  EXPECT_EQ(s.tcp.connection_count(), 1u);
+  EXPECT_EQ(e.conn.state(), State::kEstablished);
+}
+
 TEST(TcpSynReceived, UnacceptableAckGetsRstAndTheHandshakeSurvives) {
   // RFC 9293 §3.10.7.4 fifth (SYN-RECEIVED): SND.UNA < SEG.ACK =< SND.NXT fails:
   // <SEQ=SEG.ACK><CTL=RST>, and the connection stays.
