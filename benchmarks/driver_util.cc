@@ -10,17 +10,30 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdarg>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 namespace coronet::bench {
 
+namespace {
+
+// If `arg` is "<name><value>" (name includes the '='), stores the value and returns true.
 bool flag(std::string_view arg, std::string_view name, std::string& value) {
   if (arg.substr(0, name.size()) != name) return false;
   value = std::string(arg.substr(name.size()));
   return true;
 }
+
+// Prints "invalid value in '<arg>'" on stderr.
+void invalid_value(std::string_view arg) {
+  std::fprintf(stderr, "invalid value in '%.*s'\n", static_cast<int>(arg.size()), arg.data());
+}
+
+}  // namespace
 
 bool parse_positive(const std::string& s, long& out) {
   if (s.empty()) return false;
@@ -57,9 +70,71 @@ bool parse_cpus(const std::string& s, std::vector<int>& out) {
   return !out.empty();
 }
 
-bool invalid_value(std::string_view arg) {
-  std::fprintf(stderr, "invalid value in '%.*s'\n", static_cast<int>(arg.size()), arg.data());
-  return false;
+FlagSetter positive(double& out) {
+  return [&out](const std::string& v) { return parse_positive(v, out); };
+}
+
+FlagSetter cpu_list(std::vector<int>& out) {
+  return [&out](const std::string& v) { return parse_cpus(v, out); };
+}
+
+FlagSetter set_true(bool& out) {
+  return [&out](const std::string&) {
+    out = true;
+    return true;
+  };
+}
+
+FlagSetter accepted() {
+  return [](const std::string&) { return true; };
+}
+
+std::vector<Flag> run_flags(RunParams& p, std::initializer_list<Flag> more) {
+  std::vector<Flag> flags = {
+      {"--seconds=", positive(p.seconds)},
+      {"--warmup=", positive(p.warmup)},
+      {"--cpus=", cpu_list(p.cpus)},
+      {"--json", accepted()},
+  };
+  flags.insert(flags.end(), more.begin(), more.end());
+  return flags;
+}
+
+void parse_flags(int argc, char** argv, const std::vector<Flag>& flags, std::string_view usage) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    const Flag* match = nullptr;
+    std::string value;
+    for (const Flag& f : flags) {
+      const bool takes_value = !f.name.empty() && f.name.back() == '=';
+      if (takes_value ? flag(a, f.name, value) : a == f.name) {
+        match = &f;
+        break;
+      }
+    }
+    if (match == nullptr) {
+      std::fprintf(stderr, "unknown argument '%s'\n", argv[i]);
+      usage_exit(usage);
+    }
+    if (!match->set(value)) {
+      invalid_value(a);
+      usage_exit(usage);
+    }
+  }
+}
+
+void usage_exit(std::string_view usage) {
+  std::fprintf(stderr, "usage: %.*s\n", static_cast<int>(usage.size()), usage.data());
+  std::exit(2);
+}
+
+void fail(int code, const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  std::vfprintf(stderr, format, args);
+  va_end(args);
+  std::fputc('\n', stderr);
+  std::exit(code);
 }
 
 std::string cpus_string(const std::vector<int>& cpus) {
@@ -249,6 +324,165 @@ std::vector<std::byte> make_pattern(std::size_t max_chunk) {
   }
   for (std::size_t i = kPatternPeriod; i < p.size(); ++i) p[i] = p[i % kPatternPeriod];
   return p;
+}
+
+Schedule Schedule::starting_now(const RunParams& p) {
+  Schedule s;
+  s.warm_end = now_ns() + static_cast<std::uint64_t>(p.warmup * 1e9);
+  s.end = s.warm_end + static_cast<std::uint64_t>(p.seconds * 1e9);
+  return s;
+}
+
+void watchdog(const std::function<bool()>& done, std::uint64_t deadline_ns, const char* format,
+              ...) {
+  while (!done()) {
+    if (now_ns() > deadline_ns) {
+      std::fputs("FAILED: ", stderr);
+      va_list args;
+      va_start(args, format);
+      std::vfprintf(stderr, format, args);
+      va_end(args);
+      std::fputc('\n', stderr);
+      std::_Exit(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+bool BulkReceiver::add(std::span<const std::byte> data) {
+  const std::size_t off = received_ % kPatternPeriod;
+  if (std::memcmp(data.data(), pattern_.data() + off, data.size()) != 0) {
+    set_error("data differs from what was sent near byte " + std::to_string(received_));
+    return false;
+  }
+  received_ += data.size();
+  const std::uint64_t t = now_ns();
+  t_last_ = t;
+  if (!open_ && t >= at_.warm_end) {
+    open_ = true;
+    t_open_ = t;
+    bytes_open_ = received_;
+    cpu_open_ = thread_cpu_seconds();
+  } else if (open_ && !closed_ && t >= at_.end) {
+    close_window(t);
+  }
+  return true;
+}
+
+void BulkReceiver::finish() {
+  if (!open_) {
+    set_error("the stream ended before the measurement window opened");
+  } else if (!closed_) {
+    close_window(t_last_);
+  }
+}
+
+void BulkReceiver::close_window(std::uint64_t t) {
+  closed_ = true;
+  window_bytes_ = received_ - bytes_open_;
+  window_s_ = static_cast<double>(t - t_open_) * 1e-9;
+  cpu_window_s_ = thread_cpu_seconds() - cpu_open_;
+}
+
+double BulkReceiver::mb_per_s() const {
+  return window_s_ > 0 ? static_cast<double>(window_bytes_) / window_s_ / 1e6 : 0;
+}
+
+double BulkReceiver::cpu_us_per_mb() const {
+  const double window_mb = static_cast<double>(window_bytes_) / 1e6;
+  return window_mb > 0 ? cpu_window_s_ / window_mb * 1e6 : 0;
+}
+
+std::string BulkReceiver::failure(std::uint64_t sent, const std::string& sender_error) const {
+  if (sender_error.empty() && error_.empty() && received_ == sent) return "";
+  return sender_error + error_ +
+         (received_ != sent ? " (received total differs from sent total)" : "");
+}
+
+void BulkReceiver::add_figures(Json& record, std::uint64_t sent) const {
+  record.add("mb_per_s", mb_per_s())
+      .add("gbit_per_s", mb_per_s() * 8 / 1e3)
+      .add("receiver_us_per_mb", cpu_us_per_mb())
+      .add("bytes", sent);
+}
+
+std::string BulkReceiver::summary(std::uint64_t sent) const {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf),
+                "%.0f MB/s (%.2f Gbit/s) over %.2f s, receiver %.0f us CPU per MB; %llu bytes "
+                "sent, %llu received and checked",
+                mb_per_s(), mb_per_s() * 8 / 1e3, window_s_, cpu_us_per_mb(),
+                static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received_));
+  return buf;
+}
+
+std::vector<Flag> bulk_flags(BulkParams& p) {
+  return run_flags(p, {{"--chunk=", positive(p.chunk, 16 << 20)}});
+}
+
+Json bulk_record(std::string_view bench, std::string_view stack, std::string_view link,
+                 const BulkParams& p) {
+  Json j;
+  j.add("bench", bench)
+      .add("stack", stack)
+      .add("link", link)
+      .add("seconds", p.seconds)
+      .add("warmup_s", p.warmup)
+      .add("chunk", static_cast<std::int64_t>(p.chunk))
+      .add("cpus", cpus_string(p.cpus));
+  return j;
+}
+
+std::vector<Flag> short_conn_flags(ShortConnParams& p, std::initializer_list<Flag> more) {
+  std::vector<Flag> flags = run_flags(p, {{"--concurrency=", positive(p.concurrency, 60000)},
+                                          {"--bytes=", positive(p.bytes, 4096)}});
+  flags.insert(flags.end(), more.begin(), more.end());
+  return flags;
+}
+
+ShortConnFigures::ShortConnFigures(const RunParams& p, std::uint64_t in_window,
+                                   const LatencyHistogram& latency, double server_cpu_s,
+                                   double client_cpu_s)
+    : conns(in_window),
+      conns_per_s(static_cast<double>(in_window) / p.seconds),
+      p50_us(latency.quantile_ns(0.5) / 1e3),
+      p99_us(latency.quantile_ns(0.99) / 1e3) {
+  const double n = static_cast<double>(std::max<std::uint64_t>(in_window, 1));
+  server_us_per_conn = server_cpu_s / n * 1e6;
+  client_us_per_conn = client_cpu_s / n * 1e6;
+}
+
+std::string ShortConnFigures::summary() const {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf),
+                "%.0f conns/s, p50 %.1f us, p99 %.1f us, server %.2f us/conn, client %.2f us/conn "
+                "CPU",
+                conns_per_s, p50_us, p99_us, server_us_per_conn, client_us_per_conn);
+  return buf;
+}
+
+Json short_conn_record(std::string_view bench, std::string_view api, const ShortConnParams& p,
+                       const NetnsInfo& ns, std::string_view client_close,
+                       const ShortConnFigures& f) {
+  Json j;
+  j.add("bench", bench)
+      .add("stack", "linux")
+      .add("api", api)
+      .add("seconds", p.seconds)
+      .add("warmup_s", p.warmup)
+      .add("concurrency", static_cast<std::int64_t>(p.concurrency))
+      .add("bytes", static_cast<std::int64_t>(p.bytes))
+      .add("cpus", cpus_string(p.cpus))
+      .add("netns", ns.isolated)
+      .add("sysctls", ns.note)
+      .add("client_close", client_close)
+      .add("conns", f.conns)
+      .add("conns_per_s", f.conns_per_s)
+      .add("p50_us", f.p50_us)
+      .add("p99_us", f.p99_us)
+      .add("server_us_per_conn", f.server_us_per_conn)
+      .add("client_us_per_conn", f.client_us_per_conn);
+  return j;
 }
 
 }  // namespace coronet::bench

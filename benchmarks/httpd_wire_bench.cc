@@ -23,7 +23,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -49,21 +48,18 @@ constexpr stack::Ipv4Address kServer{198, 18, 0, 2};
 constexpr std::uint16_t kPort = 8080;
 constexpr std::string_view kRequest = "GET /hello HTTP/1.1\r\nHost: 198.18.0.2:8080\r\n\r\n";
 
-struct Params {
+// cpus: [0] server, [1] client.
+struct Params : RunParams {
   long connections = 16;
   long pipeline = 1;
-  double seconds = 3;
-  double warmup = 1;
-  long spin_us = -1;      // -1: the reactor's default
-  std::vector<int> cpus;  // [0] server, [1] client
+  long spin_us = -1;  // -1: the reactor's default
 };
 
 // The run's schedule (monotonic ns) and what the threads tell each other.
 struct Shared {
   std::atomic<int> built{0};
   std::atomic<bool> go{false};
-  std::uint64_t warm_end = 0;
-  std::uint64_t end = 0;
+  Schedule at;
   std::atomic<bool> client_done{false};
   std::atomic<coro::Reactor*> server_reactor{nullptr};
   double server_cpu_window = 0;  // written by the server thread, read after join
@@ -212,7 +208,7 @@ coro::Task<void> http_client(Connection& c, std::size_t depth, const Shared& sh,
       --in_flight;
       ++t.answered;
       if (r.status != 200) ++t.non_200;
-      if (now >= sh.warm_end && now < sh.end) {
+      if (sh.at.in_window(now)) {
         ++t.in_window;
         h.add(now - stamps[stamp_head]);
       }
@@ -222,7 +218,7 @@ coro::Task<void> http_client(Connection& c, std::size_t depth, const Shared& sh,
       std::memmove(in.data(), in.data() + off, have - off);
       have -= off;
     }
-    if (done > 0 && now < sh.end) {
+    if (done > 0 && now < sh.at.end) {
       const bool sent = co_await send_requests(c, done, stamps, stamp_tail, batch, t);
       if (!sent) co_return;
       in_flight += done;
@@ -235,9 +231,9 @@ coro::Task<void> http_client(Connection& c, std::size_t depth, const Shared& sh,
 // Records the calling thread's CPU time at the window's start and end: `out` gets the difference.
 coro::Task<void> cpu_window(const Shared& sh, double& out) {
   while (!sh.go.load(std::memory_order_acquire)) (void)co_await coro::sleep_for(1ms);
-  while (now_ns() < sh.warm_end) (void)co_await coro::sleep_for(1ms);
+  while (now_ns() < sh.at.warm_end) (void)co_await coro::sleep_for(1ms);
   const double c0 = thread_cpu_seconds();
-  while (now_ns() < sh.end) (void)co_await coro::sleep_for(1ms);
+  while (now_ns() < sh.at.end) (void)co_await coro::sleep_for(1ms);
   out = thread_cpu_seconds() - c0;
 }
 
@@ -275,47 +271,16 @@ coro::Task<void> client_main(Stack& stack, const Params& p, Shared& sh, ClientRe
   co_await coro::when_all(std::move(loops));
 }
 
-// Parses the command line into `p`; false on anything unknown or invalid.
-bool parse(int argc, char** argv, Params& p) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    std::string v;
-    if (flag(a, "--connections=", v)) {
-      if (!parse_positive(v, p.connections) || p.connections > 20000) return invalid_value(a);
-    } else if (flag(a, "--pipeline=", v)) {
-      if (!parse_positive(v, p.pipeline) || p.pipeline > 1024) return invalid_value(a);
-    } else if (flag(a, "--seconds=", v)) {
-      if (!parse_positive(v, p.seconds)) return invalid_value(a);
-    } else if (flag(a, "--warmup=", v)) {
-      if (!parse_positive(v, p.warmup)) return invalid_value(a);
-    } else if (flag(a, "--spin-us=", v)) {
-      if (v == "0") {
-        p.spin_us = 0;
-      } else if (!parse_positive(v, p.spin_us)) {
-        return invalid_value(a);
-      }
-    } else if (flag(a, "--cpus=", v)) {
-      if (!parse_cpus(v, p.cpus)) return invalid_value(a);
-    } else if (a == "--json") {
-      // JSON is always printed on stdout.
-    } else {
-      std::fprintf(stderr, "unknown argument '%s'\n", a.c_str());
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   Params p;
-  if (!parse(argc, argv, p)) {
-    std::fprintf(stderr,
-                 "usage: httpd_wire_bench [--connections=N] [--pipeline=D] [--seconds=S] "
-                 "[--warmup=S] [--spin-us=US] [--cpus=SERVER,CLIENT] [--json]\n");
-    return 2;
-  }
+  parse_flags(argc, argv,
+              run_flags(p, {{"--connections=", positive(p.connections, 20000)},
+                            {"--pipeline=", positive(p.pipeline, 1024)},
+                            {"--spin-us=", zero_or_positive(p.spin_us)}}),
+              "httpd_wire_bench [--connections=N] [--pipeline=D] [--seconds=S] [--warmup=S] "
+              "[--spin-us=US] [--cpus=SERVER,CLIENT] [--json]");
   nic::ShmWireConfig wc;
   wc.name = "httpd";
   wc.slots = 2048;
@@ -361,26 +326,12 @@ int main(int argc, char** argv) {
     core.reactor.shutdown();
   });
   // Connections open (or failed) within 10 s.
-  const std::uint64_t open_deadline = now_ns() + 10'000'000'000ULL;
-  while (sh.built.load(std::memory_order_acquire) != 3) {
-    if (now_ns() > open_deadline) {
-      std::fprintf(stderr, "FAILED: the connections did not open within 10 s\n");
-      std::_Exit(1);
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  const std::uint64_t t0 = now_ns();
-  sh.warm_end = t0 + static_cast<std::uint64_t>(p.warmup * 1e9);
-  sh.end = sh.warm_end + static_cast<std::uint64_t>(p.seconds * 1e9);
+  watchdog([&sh] { return sh.built.load(std::memory_order_acquire) == 3; },
+           now_ns() + 10'000'000'000ULL, "the connections did not open within 10 s");
+  sh.at = Schedule::starting_now(p);
   sh.go.store(true, std::memory_order_release);
-  // Watchdog: a side that never finishes cannot be joined; report and leave.
-  while (!sh.client_done.load(std::memory_order_acquire)) {
-    if (now_ns() > sh.end + 10'000'000'000ULL) {
-      std::fprintf(stderr, "FAILED: the client did not finish 10 s after the end\n");
-      std::_Exit(1);
-    }
-    std::this_thread::sleep_for(5ms);
-  }
+  watchdog([&sh] { return sh.client_done.load(std::memory_order_acquire); },
+           sh.at.end + 10'000'000'000ULL, "the client did not finish 10 s after the end");
   client.join();
   sh.server_reactor.load(std::memory_order_acquire)->stop();  // (Reactor::stop: any thread)
   server.join();

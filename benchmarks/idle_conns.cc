@@ -416,41 +416,6 @@ coro::Task<void> client_main(ct::ShmCore& core, const Params& p, long per_port, 
   std::fprintf(stderr, "[%6.2f s] checks done\n", elapsed_s());
 }
 
-// Parses the command line into `p`; false on anything unknown or invalid.
-bool parse(int argc, char** argv, Params& p) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    std::string v;
-    long n = 0;
-    if (flag(a, "--conns=", v)) {
-      if (!parse_positive(v, p.conns)) return invalid_value(a);
-    } else if (flag(a, "--ports=", v)) {
-      if (!parse_positive(v, p.ports) || p.ports > 50000) return invalid_value(a);
-    } else if (flag(a, "--window=", v)) {
-      if (!parse_positive(v, p.window)) return invalid_value(a);
-    } else if (flag(a, "--sample=", v)) {
-      if (!parse_positive(v, p.sample)) return invalid_value(a);
-    } else if (flag(a, "--sndbuf=", v)) {
-      if (v != "0" && !parse_positive(v, n)) return invalid_value(a);
-      p.sndbuf = static_cast<std::size_t>(n);
-    } else if (flag(a, "--rcvbuf=", v)) {
-      if (v != "0" && !parse_positive(v, n)) return invalid_value(a);
-      p.rcvbuf = static_cast<std::size_t>(n);
-    } else if (flag(a, "--timeout=", v)) {
-      if (!parse_positive(v, p.timeout_s)) return invalid_value(a);
-    } else if (flag(a, "--cpus=", v)) {
-      if (!parse_cpus(v, p.cpus)) return invalid_value(a);
-    } else if (a == "--json") {
-      // JSON is always printed on stdout.
-    } else {
-      std::fprintf(stderr, "unknown argument '%s'\n", a.c_str());
-      return false;
-    }
-  }
-  if (p.ports == 0) p.ports = p.conns / 25000 + 1;
-  return true;
-}
-
 // Bytes per connection, as a double (0 for no connections).
 double per_conn(double bytes, long n) { return n > 0 ? bytes / static_cast<double>(n) : 0; }
 
@@ -459,23 +424,28 @@ double per_conn(double bytes, long n) { return n > 0 ? bytes / static_cast<doubl
 int main(int argc, char** argv) {
   (void)elapsed_s();  // the phase log counts from here
   Params p;
-  if (!parse(argc, argv, p)) {
-    std::fprintf(stderr,
-                 "usage: idle_conns [--conns=N] [--ports=P] [--window=W] [--sample=S] "
-                 "[--sndbuf=BYTES] [--rcvbuf=BYTES] [--timeout=S] [--cpus=SERVER,CLIENT]\n");
-    return 2;
-  }
+  parse_flags(argc, argv,
+              {{"--conns=", positive(p.conns)},
+               {"--ports=", positive(p.ports, 50000)},
+               {"--window=", positive(p.window)},
+               {"--sample=", positive(p.sample)},
+               {"--sndbuf=", zero_or_positive(p.sndbuf)},
+               {"--rcvbuf=", zero_or_positive(p.rcvbuf)},
+               {"--timeout=", positive(p.timeout_s)},
+               {"--cpus=", cpu_list(p.cpus)},
+               {"--json", accepted()}},
+              "idle_conns [--conns=N] [--ports=P] [--window=W] [--sample=S] [--sndbuf=BYTES] "
+              "[--rcvbuf=BYTES] [--timeout=S] [--cpus=SERVER,CLIENT]");
+  if (p.ports == 0) p.ports = p.conns / 25000 + 1;
   const long per_port = (p.conns + p.ports - 1) / p.ports;
   if (per_port > kEphemeralPorts) {
-    std::fprintf(stderr,
-                 "%ld connections per server port exceed the client's %ld ephemeral ports: "
-                 "use --ports >= %ld\n",
-                 per_port, kEphemeralPorts, (p.conns + kEphemeralPorts - 1) / kEphemeralPorts);
-    return 2;
+    fail(2,
+         "%ld connections per server port exceed the client's %ld ephemeral ports: use "
+         "--ports >= %ld",
+         per_port, kEphemeralPorts, (p.conns + kEphemeralPorts - 1) / kEphemeralPorts);
   }
   if (auto sizes = tcp::check_buffer_sizes({p.sndbuf, p.rcvbuf}); !sizes) {
-    std::fprintf(stderr, "buffer sizes: %s\n", sizes.error().message().c_str());
-    return 2;
+    fail(2, "buffer sizes: %s", sizes.error().message().c_str());
   }
   nic::ShmWireConfig wc;
   wc.name = "idle";
@@ -559,16 +529,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "[%6.2f s] client teardown of %ld handles: %.2f s\n", elapsed_s(), p.conns,
                  static_cast<double>(now_ns() - t) * 1e-9);
   });
-  // Watchdog: a side that never finishes cannot be joined; report and leave.
-  const std::uint64_t hard_end = now_ns() + static_cast<std::uint64_t>((p.timeout_s + 30) * 1e9);
-  while (!sh.done.load(std::memory_order_acquire)) {
-    if (now_ns() > hard_end) {
-      std::fprintf(stderr, "FAILED: the run did not finish within --timeout=%.0f s (+30 s)\n",
-                   p.timeout_s);
-      std::_Exit(1);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  watchdog([&sh] { return sh.done.load(std::memory_order_acquire); },
+           now_ns() + static_cast<std::uint64_t>((p.timeout_s + 30) * 1e9),
+           "the run did not finish within --timeout=%.0f s (+30 s)", p.timeout_s);
   std::uint64_t wire_drops = 0;
   client.join();
   sh.server_reactor.load(std::memory_order_acquire)->stop();  // (Reactor::stop: any thread)

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,25 +34,13 @@ namespace {
 
 using namespace coronet::bench;
 
-struct Params {
-  double seconds = 3;
-  double warmup = 1;
-  long chunk = 64 * 1024;
-  std::vector<int> cpus;  // [0] receiver, [1] sender
-};
+// cpus: [0] receiver, [1] sender.
+using Params = BulkParams;
 
 struct SenderResult {
   std::uint64_t sent = 0;
   std::string error;
   double cpu_s = 0;
-};
-
-struct ReceiverResult {
-  std::uint64_t received = 0;
-  std::uint64_t window_bytes = 0;
-  double window_s = 0;
-  double cpu_window_s = 0;
-  std::string error;
 };
 
 // Writes pattern chunks until `end` (ns), then half-closes.
@@ -72,86 +61,33 @@ void send_loop(int fd, const Params& p, const std::vector<std::byte>& pattern, s
   ::shutdown(fd, SHUT_WR);
 }
 
-// Reads to EOF, checking every byte; notes bytes and CPU at the window's opening and closing.
-void receive_loop(int fd, const Params& p, const std::vector<std::byte>& pattern,
-                  std::uint64_t warm_end, std::uint64_t end, ReceiverResult& r) {
+// Reads to EOF into `r` (which checks every byte and measures the window).
+void receive_loop(int fd, const Params& p, BulkReceiver& r) {
   std::vector<std::byte> buf(static_cast<std::size_t>(p.chunk));
-  std::uint64_t t_open = 0, bytes_open = 0, t_last = 0;
-  double cpu_open = 0;
-  bool open = false, closed = false;
   for (;;) {
     const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      r.error = std::string("recv: ") + std::strerror(errno);
+      r.set_error(std::string("recv: ") + std::strerror(errno));
       ::shutdown(fd, SHUT_RDWR);  // unblocks the sender
       return;
     }
     if (n == 0) break;
-    const std::size_t off = r.received % kPatternPeriod;
-    if (std::memcmp(buf.data(), pattern.data() + off, static_cast<std::size_t>(n)) != 0) {
-      r.error = "data differs from what was sent near byte " + std::to_string(r.received);
+    if (!r.add(std::span(buf).first(static_cast<std::size_t>(n)))) {
       ::shutdown(fd, SHUT_RDWR);
       return;
     }
-    r.received += static_cast<std::uint64_t>(n);
-    const std::uint64_t t = now_ns();
-    t_last = t;
-    if (!open && t >= warm_end) {
-      open = true;
-      t_open = t;
-      bytes_open = r.received;
-      cpu_open = thread_cpu_seconds();
-    } else if (open && !closed && t >= end) {
-      closed = true;
-      r.window_bytes = r.received - bytes_open;
-      r.window_s = static_cast<double>(t - t_open) * 1e-9;
-      r.cpu_window_s = thread_cpu_seconds() - cpu_open;
-    }
   }
-  if (!open) {
-    r.error = "the stream ended before the measurement window opened";
-  } else if (!closed) {
-    // The sender's last write straddled the end: the window closes at the last read.
-    r.window_bytes = r.received - bytes_open;
-    r.window_s = static_cast<double>(t_last - t_open) * 1e-9;
-    r.cpu_window_s = thread_cpu_seconds() - cpu_open;
-  }
-}
-
-// Parses the command line into `p`; false on anything unknown or invalid.
-bool parse(int argc, char** argv, Params& p) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    std::string v;
-    if (flag(a, "--seconds=", v)) {
-      if (!parse_positive(v, p.seconds)) return invalid_value(a);
-    } else if (flag(a, "--warmup=", v)) {
-      if (!parse_positive(v, p.warmup)) return invalid_value(a);
-    } else if (flag(a, "--chunk=", v)) {
-      if (!parse_positive(v, p.chunk) || p.chunk > (16 << 20)) return invalid_value(a);
-    } else if (flag(a, "--cpus=", v)) {
-      if (!parse_cpus(v, p.cpus)) return invalid_value(a);
-    } else if (a == "--json") {
-      // JSON is always printed on stdout.
-    } else {
-      std::fprintf(stderr, "unknown argument '%s'\n", a.c_str());
-      return false;
-    }
-  }
-  return true;
+  r.finish();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Params p;
-  if (!parse(argc, argv, p)) {
-    std::fprintf(stderr,
-                 "usage: kernel_bulk [--seconds=S] [--warmup=S] [--chunk=BYTES] "
-                 "[--cpus=RECEIVER,SENDER] [--json]\n");
-    return 2;
-  }
+  parse_flags(argc, argv, bulk_flags(p),
+              "kernel_bulk [--seconds=S] [--warmup=S] [--chunk=BYTES] [--cpus=RECEIVER,SENDER] "
+              "[--json]");
   const NetnsInfo ns = private_netns({});
   const std::vector<std::byte> pattern = make_pattern(static_cast<std::size_t>(p.chunk));
 
@@ -179,52 +115,31 @@ int main(int argc, char** argv) {
   }
   ::close(listener);
 
-  const std::uint64_t t0 = now_ns();
-  const std::uint64_t warm_end = t0 + static_cast<std::uint64_t>(p.warmup * 1e9);
-  const std::uint64_t end = warm_end + static_cast<std::uint64_t>(p.seconds * 1e9);
+  const Schedule at = Schedule::starting_now(p);
   SenderResult sr;
-  ReceiverResult rr;
+  BulkReceiver rr(pattern, at);
   std::thread receiver([&] {
     (void)pin_slot(p.cpus, 0);
-    receive_loop(rx, p, pattern, warm_end, end, rr);
+    receive_loop(rx, p, rr);
   });
   std::thread sender([&] {
     (void)pin_slot(p.cpus, 1);
-    send_loop(tx, p, pattern, end, sr);
+    send_loop(tx, p, pattern, at.end, sr);
   });
   sender.join();
   receiver.join();
   ::close(tx);
   ::close(rx);
 
-  const double mbps =
-      rr.window_s > 0 ? static_cast<double>(rr.window_bytes) / rr.window_s / 1e6 : 0;
-  const double window_mb = static_cast<double>(rr.window_bytes) / 1e6;
-  const double rx_cpu_per_mb = window_mb > 0 ? rr.cpu_window_s / window_mb * 1e6 : 0;
-  Json()
-      .add("bench", "kernel_bulk")
-      .add("stack", "linux")
-      .add("link", "loopback")
-      .add("seconds", p.seconds)
-      .add("warmup_s", p.warmup)
-      .add("chunk", static_cast<std::int64_t>(p.chunk))
-      .add("cpus", cpus_string(p.cpus))
-      .add("netns", ns.isolated)
-      .add("mb_per_s", mbps)
-      .add("gbit_per_s", mbps * 8 / 1e3)
-      .add("receiver_us_per_mb", rx_cpu_per_mb)
-      .add("bytes", sr.sent)
-      .add("verified", rr.error.empty() && sr.error.empty() && rr.received == sr.sent)
-      .print();
-  std::fprintf(stderr,
-               "kernel loopback bulk, one flow (%s): %.0f MB/s (%.2f Gbit/s) over %.2f s, "
-               "receiver %.0f us CPU per MB; %llu bytes sent, %llu received and checked\n",
-               ns.isolated ? "private netns" : "host loopback", mbps, mbps * 8 / 1e3, rr.window_s,
-               rx_cpu_per_mb, static_cast<unsigned long long>(sr.sent),
-               static_cast<unsigned long long>(rr.received));
-  if (!sr.error.empty() || !rr.error.empty() || rr.received != sr.sent) {
-    std::fprintf(stderr, "FAILED: %s%s%s\n", sr.error.c_str(), rr.error.c_str(),
-                 rr.received != sr.sent ? " (received total differs from sent total)" : "");
+  const std::string failure = rr.failure(sr.sent, sr.error);
+  Json record = bulk_record("kernel_bulk", "linux", "loopback", p);
+  record.add("netns", ns.isolated);
+  rr.add_figures(record, sr.sent);
+  record.add("verified", failure.empty()).print();
+  std::fprintf(stderr, "kernel loopback bulk, one flow (%s): %s\n",
+               ns.isolated ? "private netns" : "host loopback", rr.summary(sr.sent).c_str());
+  if (!failure.empty()) {
+    std::fprintf(stderr, "FAILED: %s\n", failure.c_str());
     return 1;
   }
   return 0;

@@ -30,7 +30,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -44,23 +43,13 @@ namespace {
 
 using namespace coronet::bench;
 
-struct Params {
-  double seconds = 3;
-  double warmup = 1;
-  long concurrency = 64;
-  long bytes = 64;
-  bool rst = false;       // client closes with SO_LINGER {1, 0}
-  std::vector<int> cpus;  // [0] server, [1] client
+// cpus: [0] server, [1] client.
+struct Params : ShortConnParams {
+  bool rst = false;  // client closes with SO_LINGER {1, 0}
 };
 
 constexpr std::uint64_t kListenerTag = ~std::uint64_t{0};
 constexpr std::uint64_t kDrainLimitNs = 5'000'000'000;
-
-// Byte k of the request of connection `seq`: differs per connection, so a reply from another
-// connection is caught.
-inline unsigned char request_byte(std::uint64_t seq, std::size_t k) {
-  return static_cast<unsigned char>((seq * 131 + k * 7 + (seq >> 8)) & 0xff);
-}
 
 // The server thread's results.
 struct ServerResult {
@@ -100,8 +89,8 @@ bool serve_step(int fd, ServerConn& c, std::size_t bytes, ServerResult& r) {
 
 // The epoll server: accept4, read, write, close; until `stop`. Samples its CPU time when the
 // measurement window opens and closes.
-void server_loop(int listener, const Params& p, std::uint64_t warm_end, std::uint64_t end,
-                 const std::atomic<bool>& stop, ServerResult& r) {
+void server_loop(int listener, const Params& p, const Schedule& at, const std::atomic<bool>& stop,
+                 ServerResult& r) {
   const int ep = ::epoll_create1(EPOLL_CLOEXEC);
   epoll_event ev{};
   ev.events = EPOLLIN;
@@ -117,8 +106,8 @@ void server_loop(int listener, const Params& p, std::uint64_t warm_end, std::uin
   while (!stop.load(std::memory_order_relaxed)) {
     const int n = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()), 10);
     const std::uint64_t t = now_ns();
-    if (cpu_start < 0 && t >= warm_end) cpu_start = thread_cpu_seconds();
-    if (cpu_end < 0 && t >= end) cpu_end = thread_cpu_seconds();
+    if (cpu_start < 0 && t >= at.warm_end) cpu_start = thread_cpu_seconds();
+    if (cpu_end < 0 && t >= at.end) cpu_end = thread_cpu_seconds();
     for (int i = 0; i < n; ++i) {
       if (events[i].data.u64 == kListenerTag) {
         for (int k = 0; k < 64; ++k) {  // a batch, then let the other events have their turn
@@ -171,12 +160,11 @@ struct Slot {
 
 class Client {
  public:
-  Client(const Params& p, sockaddr_in server, std::uint64_t warm_end, std::uint64_t end)
+  Client(const Params& p, sockaddr_in server, const Schedule& at)
       : p_(p),
         bytes_(static_cast<std::size_t>(p.bytes)),
         server_(server),
-        warm_end_(warm_end),
-        end_(end),
+        at_(at),
         slots_(static_cast<std::size_t>(p.concurrency)),
         msg_(bytes_) {}
 
@@ -198,8 +186,8 @@ class Client {
       const int timeout = retry_.empty() ? 10 : 1;
       const int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), timeout);
       now_ = now_ns();
-      if (cpu_start < 0 && now_ >= warm_end_) cpu_start = thread_cpu_seconds();
-      if (cpu_end < 0 && now_ >= end_) cpu_end = thread_cpu_seconds();
+      if (cpu_start < 0 && now_ >= at_.warm_end) cpu_start = thread_cpu_seconds();
+      if (cpu_end < 0 && now_ >= at_.end) cpu_end = thread_cpu_seconds();
       for (int i = 0; i < n; ++i) {
         const std::size_t s = events[i].data.u64 & 0xffffffffu;
         if (slots_[s].fd < 0 || slots_[s].gen != (events[i].data.u64 >> 32)) continue;
@@ -210,8 +198,8 @@ class Client {
         again.swap(retry_);
         for (std::size_t s : again) start(s);
       }
-      if (now_ >= end_ && in_flight_ == 0) break;
-      if (now_ >= end_ + kDrainLimitNs) {
+      if (now_ >= at_.end && in_flight_ == 0) break;
+      if (now_ >= at_.end + kDrainLimitNs) {
         r.unfinished = in_flight_;
         for (auto& slot : slots_) {
           if (slot.fd >= 0) ::close(slot.fd);
@@ -227,7 +215,7 @@ class Client {
   // Opens the next connection in slot `s` (nothing once the window has closed).
   void start(std::size_t s) {
     Slot& slot = slots_[s];
-    if (now_ns() >= end_) return;
+    if (now_ns() >= at_.end) return;
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return fail(s, std::string("socket: ") + std::strerror(errno), -1);
     slot.seq = next_seq_++;
@@ -292,7 +280,7 @@ class Client {
     const std::uint64_t t = now_ns();
     if (ok) {
       ++r_->completed;
-      if (t >= warm_end_ && t < end_) {
+      if (at_.in_window(t)) {
         ++r_->in_window;
         r_->latency.add(t - slot.start_ns);
       }
@@ -321,7 +309,7 @@ class Client {
   const Params& p_;
   const std::size_t bytes_;
   sockaddr_in server_;
-  std::uint64_t warm_end_, end_;
+  const Schedule at_;
   std::vector<Slot> slots_;
   std::vector<unsigned char> msg_;
   std::vector<std::size_t> retry_;
@@ -332,44 +320,17 @@ class Client {
   std::uint64_t in_flight_ = 0;
 };
 
-// Parses the command line into `p`; false (with a message) on anything unknown or invalid.
-bool parse(int argc, char** argv, Params& p) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    std::string v;
-    if (flag(a, "--seconds=", v)) {
-      if (!parse_positive(v, p.seconds)) return invalid_value(a);
-    } else if (flag(a, "--warmup=", v)) {
-      if (!parse_positive(v, p.warmup)) return invalid_value(a);
-    } else if (flag(a, "--concurrency=", v)) {
-      if (!parse_positive(v, p.concurrency) || p.concurrency > 60000) return invalid_value(a);
-    } else if (flag(a, "--bytes=", v)) {
-      if (!parse_positive(v, p.bytes) || p.bytes > 4096) return invalid_value(a);
-    } else if (flag(a, "--cpus=", v)) {
-      if (!parse_cpus(v, p.cpus)) return invalid_value(a);
-    } else if (flag(a, "--client-close=", v)) {
-      if (v != "fin" && v != "rst") return invalid_value(a);
-      p.rst = v == "rst";
-    } else if (a == "--json") {
-      // JSON is always printed on stdout; accepted for symmetry with the other drivers.
-    } else {
-      std::fprintf(stderr, "unknown argument '%s'\n", a.c_str());
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   Params p;
-  if (!parse(argc, argv, p)) {
-    std::fprintf(stderr,
-                 "usage: kernel_short_conn [--seconds=S] [--warmup=S] [--concurrency=N] "
-                 "[--bytes=N (<=4096)] [--cpus=SERVER,CLIENT] [--client-close=fin|rst] [--json]\n");
-    return 2;
-  }
+  const auto client_close = [&p](const std::string& v) {
+    p.rst = v == "rst";
+    return v == "fin" || v == "rst";
+  };
+  parse_flags(argc, argv, short_conn_flags(p, {{"--client-close=", client_close}}),
+              "kernel_short_conn [--seconds=S] [--warmup=S] [--concurrency=N] "
+              "[--bytes=N (<=4096)] [--cpus=SERVER,CLIENT] [--client-close=fin|rst] [--json]");
   const NetnsInfo ns =
       private_netns({{"tcp_tw_reuse", "1"}, {"ip_local_port_range", "1024 65535"}});
 
@@ -387,57 +348,33 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  const std::uint64_t t0 = now_ns();
-  const std::uint64_t warm_end = t0 + static_cast<std::uint64_t>(p.warmup * 1e9);
-  const std::uint64_t end = warm_end + static_cast<std::uint64_t>(p.seconds * 1e9);
+  const Schedule at = Schedule::starting_now(p);
   std::atomic<bool> stop{false};
   ServerResult sr;
   ClientResult cr;
   std::thread server([&] {
     (void)pin_slot(p.cpus, 0);
-    server_loop(listener, p, warm_end, end, stop, sr);
+    server_loop(listener, p, at, stop, sr);
   });
   std::thread client([&] {
     (void)pin_slot(p.cpus, 1);
-    Client(p, addr, warm_end, end).run(cr);
+    Client(p, addr, at).run(cr);
   });
   client.join();
   stop.store(true);
   server.join();
   ::close(listener);
 
-  const double rate = static_cast<double>(cr.in_window) / p.seconds;
-  const double p50 = cr.latency.quantile_ns(0.5) / 1e3;
-  const double p99 = cr.latency.quantile_ns(0.99) / 1e3;
-  const double n = static_cast<double>(std::max<std::uint64_t>(cr.in_window, 1));
-  Json()
-      .add("bench", "kernel_short_conn")
-      .add("stack", "linux")
-      .add("api", "epoll")
-      .add("seconds", p.seconds)
-      .add("warmup_s", p.warmup)
-      .add("concurrency", static_cast<std::int64_t>(p.concurrency))
-      .add("bytes", static_cast<std::int64_t>(p.bytes))
-      .add("cpus", cpus_string(p.cpus))
-      .add("netns", ns.isolated)
-      .add("sysctls", ns.note)
-      .add("client_close", p.rst ? "rst" : "fin")
-      .add("conns", cr.in_window)
-      .add("conns_per_s", rate)
-      .add("p50_us", p50)
-      .add("p99_us", p99)
-      .add("server_us_per_conn", sr.cpu_window_s / n * 1e6)
-      .add("client_us_per_conn", cr.cpu_window_s / n * 1e6)
+  const ShortConnFigures f(p, cr.in_window, cr.latency, sr.cpu_window_s, cr.cpu_window_s);
+  short_conn_record("kernel_short_conn", "epoll", p, ns, p.rst ? "rst" : "fin", f)
       .add("addr_unavailable", cr.addr_unavailable)
       .add("failed", cr.failed + cr.unfinished + sr.errors)
       .print();
   std::fprintf(stderr,
-               "kernel epoll short connections (%ld x %ld B, close %s, %s): %.0f conns/s, "
-               "p50 %.1f us, p99 %.1f us, server %.2f us/conn, client %.2f us/conn CPU; "
-               "%llu completed in all, %llu served, %llu EADDRNOTAVAIL retries\n",
+               "kernel epoll short connections (%ld x %ld B, close %s, %s): %s; %llu completed in "
+               "all, %llu served, %llu EADDRNOTAVAIL retries\n",
                p.concurrency, p.bytes, p.rst ? "rst" : "fin",
-               ns.isolated ? "private netns" : "host loopback", rate, p50, p99,
-               sr.cpu_window_s / n * 1e6, cr.cpu_window_s / n * 1e6,
+               ns.isolated ? "private netns" : "host loopback", f.summary().c_str(),
                static_cast<unsigned long long>(cr.completed),
                static_cast<unsigned long long>(sr.served),
                static_cast<unsigned long long>(cr.addr_unavailable));

@@ -29,7 +29,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
@@ -298,67 +297,25 @@ Outcome run_once(const Config& cfg, const Params& p, int conns, double seconds) 
   return out;
 }
 
-// Parses the command line into `p`; false (with a message) on anything unknown or invalid.
-bool parse(int argc, char** argv, Params& p) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      const std::size_t n = std::strlen(name);
-      return a.compare(0, n, name) == 0 ? a.c_str() + n : nullptr;
-    };
-    if (const char* v = value("--conns=")) {
-      p.conns = std::atoi(v);
-    } else if (const char* v = value("--seconds=")) {
-      if (!bench::parse_positive(v, p.seconds)) {
-        std::fprintf(stderr, "--seconds: '%s' is not a positive number\n", v);
+// Setter for --configs=S:C,...: the configurations to run, 1-8 engines on each side.
+bench::FlagSetter config_list(std::vector<Config>& configs) {
+  return [&configs](const std::string& list) {
+    configs.clear();
+    for (std::size_t pos = 0; pos <= list.size();) {
+      std::size_t end = list.find(',', pos);
+      if (end == std::string::npos) end = list.size();
+      unsigned s = 0, c = 0;
+      if (std::sscanf(list.substr(pos, end - pos).c_str(), "%u:%u", &s, &c) != 2 || s == 0 ||
+          c == 0 || s > 8 || c > 8) {
+        std::fprintf(stderr, "--configs: '%s' is not SERVERS:CLIENTS (1-8 each)\n",
+                     list.substr(pos, end - pos).c_str());
         return false;
       }
-    } else if (const char* v = value("--concurrency=")) {
-      p.concurrency = std::atoi(v);
-    } else if (const char* v = value("--bytes=")) {
-      p.bytes = static_cast<std::size_t>(std::atol(v));
-    } else if (const char* v = value("--repeat=")) {
-      p.repeat = std::atoi(v);
-    } else if (const char* v = value("--spin-us=")) {
-      p.spin_us = std::atoi(v);
-    } else if (a == "--verbose") {
-      p.verbose = true;
-    } else if (a == "--pin") {
-      p.pin = true;
-    } else if (a == "--json") {
-      p.json = true;
-    } else if (const char* v = value("--cpus=")) {
-      if (!bench::parse_cpus(v, p.cpus)) {
-        std::fprintf(stderr, "--cpus: '%s' is not a list of CPU numbers\n", v);
-        return false;
-      }
-    } else if (const char* v = value("--configs=")) {
-      p.configs.clear();
-      std::string list = v;
-      for (std::size_t pos = 0; pos <= list.size();) {
-        std::size_t end = list.find(',', pos);
-        if (end == std::string::npos) end = list.size();
-        unsigned s = 0, c = 0;
-        if (std::sscanf(list.substr(pos, end - pos).c_str(), "%u:%u", &s, &c) != 2 || s == 0 ||
-            c == 0 || s > 8 || c > 8) {
-          std::fprintf(stderr, "--configs: '%s' is not SERVERS:CLIENTS (1-8 each)\n",
-                       list.substr(pos, end - pos).c_str());
-          return false;
-        }
-        p.configs.push_back({static_cast<std::uint16_t>(s), static_cast<std::uint16_t>(c)});
-        pos = end + 1;
-      }
-    } else {
-      std::fprintf(stderr, "unknown argument '%s'\n", a.c_str());
-      return false;
+      configs.push_back({static_cast<std::uint16_t>(s), static_cast<std::uint16_t>(c)});
+      pos = end + 1;
     }
-  }
-  if (p.conns <= 0 || p.concurrency <= 0 || p.bytes == 0 || p.repeat <= 0) {
-    std::fprintf(stderr, "--conns, --concurrency, --bytes and --repeat must be positive\n");
-    return false;
-  }
-  if (p.json) p.out = stderr;
-  return true;
+    return true;
+  };
 }
 
 // How the engine threads were placed, for the table and the JSON record.
@@ -371,13 +328,22 @@ std::string placement(const Params& p) {
 
 int main(int argc, char** argv) {
   Params p;
-  if (!parse(argc, argv, p)) {
-    std::fprintf(stderr,
-                 "usage: shm_scale_bench [--conns=N | --seconds=S] [--concurrency=N] [--bytes=N] "
-                 "[--repeat=N] [--pin | --cpus=A,B,...] [--spin-us=N] [--configs=S:C,...] "
-                 "[--json] [--verbose]\n");
-    return 2;
-  }
+  bench::parse_flags(argc, argv,
+                     {{"--conns=", bench::positive(p.conns)},
+                      {"--seconds=", bench::positive(p.seconds)},
+                      {"--concurrency=", bench::positive(p.concurrency)},
+                      {"--bytes=", bench::positive(p.bytes)},
+                      {"--repeat=", bench::positive(p.repeat)},
+                      {"--spin-us=", bench::zero_or_positive(p.spin_us)},
+                      {"--verbose", bench::set_true(p.verbose)},
+                      {"--pin", bench::set_true(p.pin)},
+                      {"--json", bench::set_true(p.json)},
+                      {"--cpus=", bench::cpu_list(p.cpus)},
+                      {"--configs=", config_list(p.configs)}},
+                     "shm_scale_bench [--conns=N | --seconds=S] [--concurrency=N] [--bytes=N] "
+                     "[--repeat=N] [--pin | --cpus=A,B,...] [--spin-us=N] [--configs=S:C,...] "
+                     "[--json] [--verbose]");
+  if (p.json) p.out = stderr;
   std::FILE* out = p.out;
   if (p.seconds > 0) {
     std::fprintf(out, "short-connection echo over the shared-memory wire: %.1f s runs x %zu B, ",

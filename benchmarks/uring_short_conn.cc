@@ -19,7 +19,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -37,18 +36,12 @@ using namespace coronet::bench;
 
 constexpr Ipv4Address kLoopback(127, 0, 0, 1);
 
-struct Params {
-  double seconds = 3;
-  double warmup = 1;
-  long concurrency = 64;
-  long bytes = 64;
-  std::vector<int> cpus;  // [0] server, [1] client
-};
+// cpus: [0] server, [1] client.
+using Params = ShortConnParams;
 
 // The schedule (ns on the monotonic clock) and what the threads hand each other.
 struct Shared {
-  std::uint64_t warm_end = 0;
-  std::uint64_t end = 0;
+  Schedule at;
   std::atomic<std::uint16_t> port{0};
   std::atomic<coro::Reactor*> server_reactor{nullptr};
   std::atomic<std::uint64_t> served{0};
@@ -69,9 +62,9 @@ coro::Task<void> sample_cpu(const Shared& sh, CpuWindow& w) {
   auto at = [](std::uint64_t ns) {
     return coro::TimePoint(std::chrono::nanoseconds(static_cast<std::int64_t>(ns)));
   };
-  (void)co_await coro::sleep_until(at(sh.warm_end));
+  (void)co_await coro::sleep_until(at(sh.at.warm_end));
   w.start = thread_cpu_seconds();
-  (void)co_await coro::sleep_until(at(sh.end));
+  (void)co_await coro::sleep_until(at(sh.at.end));
   w.end = thread_cpu_seconds();
 }
 
@@ -110,11 +103,6 @@ struct ClientResult {
   LatencyHistogram latency;
 };
 
-// Byte k of the request of connection `seq` (differs per connection).
-inline std::byte request_byte(std::uint64_t seq, std::size_t k) {
-  return static_cast<std::byte>((seq * 131 + k * 7 + (seq >> 8)) & 0xff);
-}
-
 // One client coroutine: connections one after another until the window closes.
 coro::Task<void> client_worker(Stack& stack, std::uint16_t port, std::size_t bytes,
                                std::uint64_t& next_seq, const Shared& sh, ClientResult& r) {
@@ -123,9 +111,9 @@ coro::Task<void> client_worker(Stack& stack, std::uint16_t port, std::size_t byt
     ++r.failed;
     if (r.first_error.empty()) r.first_error = what;
   };
-  while (now_ns() < sh.end) {
+  while (now_ns() < sh.at.end) {
     const std::uint64_t seq = next_seq++;
-    for (std::size_t k = 0; k < bytes; ++k) msg[k] = request_byte(seq, k);
+    for (std::size_t k = 0; k < bytes; ++k) msg[k] = std::byte{request_byte(seq, k)};
     const std::uint64_t start = now_ns();
     auto c = co_await stack.connect(Endpoint{kLoopback, port});
     if (!c) {
@@ -148,13 +136,23 @@ coro::Task<void> client_worker(Stack& stack, std::uint16_t port, std::size_t byt
       continue;
     }
     ++r.completed;
-    if (t >= sh.warm_end && t < sh.end) {
+    if (sh.at.in_window(t)) {
       ++r.in_window;
       r.latency.add(t - start);
     }
     auto cl = co_await c->close();
     if (!cl) fail("close: " + cl.error().message());
   }
+}
+
+// An io_uring driver for `reactor`; null (with the reason on stderr) when the kernel refuses.
+std::unique_ptr<kernel::UringDriver> uring_driver(coro::Reactor& reactor) {
+  auto d = kernel::UringDriver::create(reactor);
+  if (!d) {
+    std::fprintf(stderr, "io_uring: %s\n", d.error().message().c_str());
+    return nullptr;
+  }
+  return std::move(*d);
 }
 
 // Runs every client coroutine to the end of the window.
@@ -168,61 +166,29 @@ coro::Task<void> run_clients(Stack& stack, const Params& p, const Shared& sh, Cl
   (void)co_await coro::when_all(std::move(workers));
 }
 
-// Parses the command line into `p`; false on anything unknown or invalid.
-bool parse(int argc, char** argv, Params& p) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    std::string v;
-    if (flag(a, "--seconds=", v)) {
-      if (!parse_positive(v, p.seconds)) return invalid_value(a);
-    } else if (flag(a, "--warmup=", v)) {
-      if (!parse_positive(v, p.warmup)) return invalid_value(a);
-    } else if (flag(a, "--concurrency=", v)) {
-      if (!parse_positive(v, p.concurrency) || p.concurrency > 60000) return invalid_value(a);
-    } else if (flag(a, "--bytes=", v)) {
-      if (!parse_positive(v, p.bytes) || p.bytes > 4096) return invalid_value(a);
-    } else if (flag(a, "--cpus=", v)) {
-      if (!parse_cpus(v, p.cpus)) return invalid_value(a);
-    } else if (a == "--json") {
-      // JSON is always printed on stdout.
-    } else {
-      std::fprintf(stderr, "unknown argument '%s'\n", a.c_str());
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   Params p;
-  if (!parse(argc, argv, p)) {
-    std::fprintf(stderr,
-                 "usage: uring_short_conn [--seconds=S] [--warmup=S] [--concurrency=N] "
-                 "[--bytes=N (<=4096)] [--cpus=SERVER,CLIENT] [--json]\n");
-    return 2;
-  }
+  parse_flags(argc, argv, short_conn_flags(p),
+              "uring_short_conn [--seconds=S] [--warmup=S] [--concurrency=N] "
+              "[--bytes=N (<=4096)] [--cpus=SERVER,CLIENT] [--json]");
   const NetnsInfo ns =
       private_netns({{"tcp_tw_reuse", "1"}, {"ip_local_port_range", "1024 65535"}});
 
   Shared sh;
   // The schedule is fixed before the threads start (their set-up is part of the warm-up).
-  const std::uint64_t t0 = now_ns();
-  sh.warm_end = t0 + static_cast<std::uint64_t>(p.warmup * 1e9);
-  sh.end = sh.warm_end + static_cast<std::uint64_t>(p.seconds * 1e9);
+  sh.at = Schedule::starting_now(p);
   CpuWindow server_cpu, client_cpu;
   ClientResult cr;
   std::thread server([&] {
     (void)pin_slot(p.cpus, 0);
     coro::Reactor reactor(coro::ReactorOptions{.core = 0});
-    auto d = kernel::UringDriver::create(reactor);
-    if (!d) {
-      std::fprintf(stderr, "io_uring: %s\n", d.error().message().c_str());
+    std::unique_ptr<kernel::UringDriver> driver = uring_driver(reactor);
+    if (!driver) {
       sh.failed_setup.store(true);
       return;
     }
-    std::unique_ptr<kernel::UringDriver> driver = std::move(*d);
     {
       Stack stack = Stack::kernel(*driver);
       auto l = stack.listen(0, {.backlog = 4096, .address = kLoopback});
@@ -248,14 +214,12 @@ int main(int argc, char** argv) {
   std::thread client([&] {
     (void)pin_slot(p.cpus, 1);
     coro::Reactor reactor(coro::ReactorOptions{.core = 1});
-    auto d = kernel::UringDriver::create(reactor);
-    if (!d) {
-      std::fprintf(stderr, "io_uring: %s\n", d.error().message().c_str());
+    std::unique_ptr<kernel::UringDriver> driver = uring_driver(reactor);
+    if (!driver) {
       ++cr.failed;
       sh.client_done.store(true);
       return;
     }
-    std::unique_ptr<kernel::UringDriver> driver = std::move(*d);
     {
       Stack stack = Stack::kernel(*driver);
       reactor.spawn(sample_cpu(sh, client_cpu));
@@ -265,14 +229,8 @@ int main(int argc, char** argv) {
     driver.reset();
     sh.client_done.store(true);
   });
-  // Watchdog: a thread that never finishes cannot be joined; report and leave.
-  while (!sh.client_done.load()) {
-    if (now_ns() > sh.end + 10'000'000'000ULL) {
-      std::fprintf(stderr, "FAILED: connections still open 10 s after the end\n");
-      std::_Exit(1);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  watchdog([&sh] { return sh.client_done.load(); }, sh.at.end + 10'000'000'000ULL,
+           "connections still open 10 s after the end");
   client.join();
   // The server may count its last echoes a moment after the client read them.
   for (int i = 0; i < 1000 && sh.served.load() < cr.completed; ++i) {
@@ -281,39 +239,17 @@ int main(int argc, char** argv) {
   sh.server_reactor.load()->stop();
   server.join();
 
-  const double rate = static_cast<double>(cr.in_window) / p.seconds;
-  const double p50 = cr.latency.quantile_ns(0.5) / 1e3;
-  const double p99 = cr.latency.quantile_ns(0.99) / 1e3;
-  const double n = static_cast<double>(std::max<std::uint64_t>(cr.in_window, 1));
   const std::uint64_t served = sh.served.load();
   const std::uint64_t server_errors = sh.server_errors.load();
-  Json()
-      .add("bench", "uring_short_conn")
-      .add("stack", "linux")
-      .add("api", "coronet-io_uring")
-      .add("seconds", p.seconds)
-      .add("warmup_s", p.warmup)
-      .add("concurrency", static_cast<std::int64_t>(p.concurrency))
-      .add("bytes", static_cast<std::int64_t>(p.bytes))
-      .add("cpus", cpus_string(p.cpus))
-      .add("netns", ns.isolated)
-      .add("sysctls", ns.note)
-      .add("client_close", "fin")
-      .add("conns", cr.in_window)
-      .add("conns_per_s", rate)
-      .add("p50_us", p50)
-      .add("p99_us", p99)
-      .add("server_us_per_conn", server_cpu.seconds() / n * 1e6)
-      .add("client_us_per_conn", client_cpu.seconds() / n * 1e6)
+  const ShortConnFigures f(p, cr.in_window, cr.latency, server_cpu.seconds(), client_cpu.seconds());
+  short_conn_record("uring_short_conn", "coronet-io_uring", p, ns, "fin", f)
       .add("failed", cr.failed + server_errors)
       .print();
   std::fprintf(stderr,
-               "io_uring (coronet socket API) short connections (%ld x %ld B, %s): %.0f conns/s, "
-               "p50 %.1f us, p99 %.1f us, server %.2f us/conn, client %.2f us/conn CPU; "
-               "%llu completed in all, %llu served\n",
-               p.concurrency, p.bytes, ns.isolated ? "private netns" : "host loopback", rate, p50,
-               p99, server_cpu.seconds() / n * 1e6, client_cpu.seconds() / n * 1e6,
-               static_cast<unsigned long long>(cr.completed),
+               "io_uring (coronet socket API) short connections (%ld x %ld B, %s): %s; %llu "
+               "completed in all, %llu served\n",
+               p.concurrency, p.bytes, ns.isolated ? "private netns" : "host loopback",
+               f.summary().c_str(), static_cast<unsigned long long>(cr.completed),
                static_cast<unsigned long long>(served));
   if (cr.failed + server_errors != 0 || served != cr.completed || cr.in_window == 0) {
     std::fprintf(stderr,
