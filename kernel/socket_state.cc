@@ -97,6 +97,13 @@ bool OneShotAwaiter::start(std::coroutine_handle<> h, coro::CancellationState* c
     res_ = -ESHUTDOWN;
     return false;
   }
+  if (attempt_ != nullptr) {
+    if (const int r = attempt_(ctx_); r != -EAGAIN) {
+      res_ = r;
+      inline_ = true;
+      return false;
+    }
+  }
   io_uring_sqe* sqe = drv_->start(&shot_->op);
   prep_(sqe, ctx_);
   ++kernel_ops_;

@@ -91,11 +91,17 @@ struct OneShot {
 // co_await OneShotAwaiter(...): starts the operation (prep fills the SQE) and waits for its result
 // (a negative errno, or the byte count / 0). Not started when cancellation was already requested
 // (-ECANCELED) or the driver is gone (-ESHUTDOWN).
+//
+// With an `attempt` hook, the operation is first tried synchronously (a non-blocking syscall) once
+// those checks passed: a result other than -EAGAIN completes the await without suspending and
+// without an SQE (completed_inline()); -EAGAIN goes through the ring as usual.
 class OneShotAwaiter : public OneShotWait {
  public:
   using Prep = void (*)(io_uring_sqe*, const void* ctx);
-  OneShotAwaiter(UringDriver* drv, OneShot& shot, unsigned& kernel_ops, Prep prep, const void* ctx)
-      : kernel_ops_(kernel_ops), prep_(prep), ctx_(ctx) {
+  using Attempt = int (*)(const void* ctx);
+  OneShotAwaiter(UringDriver* drv, OneShot& shot, unsigned& kernel_ops, Prep prep, const void* ctx,
+                 Attempt attempt = nullptr)
+      : kernel_ops_(kernel_ops), prep_(prep), attempt_(attempt), ctx_(ctx) {
     drv_ = drv;
     shot_ = &shot;
   }
@@ -109,12 +115,16 @@ class OneShotAwaiter : public OneShotWait {
     return start(h, coro::detail::cancel_state_of(h));
   }
   int await_resume() const noexcept { return res_; }
+  // The attempt hook produced the result: no kernel operation was queued.
+  bool completed_inline() const { return inline_; }
 
  private:
   bool start(std::coroutine_handle<> h, coro::CancellationState* cs);
   unsigned& kernel_ops_;
   Prep prep_;
+  Attempt attempt_;
   const void* ctx_;
+  bool inline_ = false;
 };
 
 // Waiting on a state's queue (readers, acceptors) with a hook run if the wait is cancelled.

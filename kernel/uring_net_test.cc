@@ -597,8 +597,11 @@ TEST_P(UringNet, OneIterationsSendsGoOutInOneSubmit) {
   reactor_.run_once();                     // poll(): one io_uring_enter for all of them
   const UringStats after = drv_->stats();
   EXPECT_EQ(after.submits - before.submits, 1u);
-  EXPECT_EQ(after.sqes - before.sqes, static_cast<std::uint64_t>(kConns));
-  EXPECT_GE(after.max_sqes_per_submit, static_cast<std::uint64_t>(kConns));
+  // The first writer of the iteration sent directly (direct_sends_per_poll = 1); the rest were
+  // batched.
+  EXPECT_EQ(after.direct_sends - before.direct_sends, 1u);
+  EXPECT_EQ(after.sqes - before.sqes, static_cast<std::uint64_t>(kConns - 1));
+  EXPECT_GE(after.max_sqes_per_submit, static_cast<std::uint64_t>(kConns - 1));
   for (int i = 0; i < 10 && done < kConns; ++i) reactor_.run_once();
   EXPECT_EQ(done, kConns);
   // Over the whole test, never more than one submit per poll except forced ones (none here).
@@ -712,6 +715,34 @@ TEST_P(UringNet, SingleShotFallbacksCarryTheSameTraffic) {
   for (int i = 0; i < 20; ++i) clients.push_back(echo_client(*drv_, l.port(), i, 10, 3000));
   for (auto& r : run(coro::when_all(std::move(clients)))) EXPECT_EQ(r, "");
   EXPECT_GE(drv_->stats().accept_arms, 20u);  // one SQE per accepted connection
+}
+
+TEST_P(UringNet, AWriteOnAnIdleConnectionSkipsTheRing) {
+  Listener l = listen_loopback();
+  reactor_.spawn(echo_server(l));
+  auto client = [](UringDriver& d, std::uint16_t port) -> Task<std::string> {
+    auto c = co_await connect(d, Endpoint{kLoopback, port});
+    if (!c) co_return "connect: " + c.error().message();
+    const UringStats before = d.stats();
+    if (auto w = co_await c->write(bytes("direct")); !w) co_return "write: " + w.error().message();
+    // Completed by send(2) inside write(): no SQE went to the kernel before write() returned.
+    if (d.stats().direct_sends != before.direct_sends + 1) co_return "not sent directly";
+    if (d.stats().sqes != before.sqes) co_return "the send went through the ring";
+    std::array<std::byte, 6> buf;
+    if (auto r = co_await c->read_exactly(buf); !r) co_return "read: " + r.error().message();
+    co_return text(buf);
+  };
+  EXPECT_EQ(run(client(*drv_, l.port())), "direct");
+}
+
+TEST_P(UringNet, RingOnlySendsCarryTheSameTraffic) {
+  make_driver({.direct_sends_per_poll = 0});
+  Listener l = listen_loopback();
+  reactor_.spawn(echo_server(l));
+  std::vector<Task<std::string>> clients;
+  for (int i = 0; i < 20; ++i) clients.push_back(echo_client(*drv_, l.port(), i, 10, 3000));
+  for (auto& r : run(coro::when_all(std::move(clients)))) EXPECT_EQ(r, "");
+  EXPECT_EQ(drv_->stats().direct_sends, 0u);
 }
 
 TEST_P(UringNet, ATinyBufferPoolStillDeliversEveryByte) {
