@@ -164,11 +164,9 @@ TEST(TcpRobustness, SynCookieOpensAConnectionWhenTheQueueIsFull) {
   EXPECT_EQ(*r, 2u);  // the data on the cookie ACK was kept
 }
 
-// RFC 6191 §2: a SYN whose timestamp is newer than the TIME-WAIT connection's TS.Recent starts a
-// new incarnation at once instead of earning an ACK.
-TEST(TcpRobustness, NewerSynReusesTimeWait) {
-  NegotiatedConnection n;
-  // We close first (FIN-WAIT), the peer ACKs and closes: we end in TIME-WAIT.
+// We close first (FIN-WAIT), the peer ACKs and closes with TSval 120: we end in TIME-WAIT, with
+// TS.Recent 120 and RCV.NXT 1002.
+void reach_time_wait(NegotiatedConnection& n) {
   ASSERT_TRUE(n.conn.shutdown().has_value());
   n.s.settle();
   auto fin = n.s.next_sent();
@@ -180,6 +178,14 @@ TEST(TcpRobustness, NewerSynReusesTimeWait) {
   while (n.s.next_sent()) {
   }
   ASSERT_EQ(n.s.tcp.stats().time_wait, 1u);
+}
+
+// RFC 6191 §2: a SYN whose timestamp is newer than the TIME-WAIT connection's TS.Recent starts a
+// new incarnation at once instead of earning an ACK.
+TEST(TcpRobustness, NewerSynReusesTimeWait) {
+  NegotiatedConnection n;
+  reach_time_wait(n);
+  if (::testing::Test::HasFatalFailure()) return;
   n.s.send(Seg{.flags = flag::kSyn, .seq = 900, .options = ts_sack_options(90)}, kPort);
   auto old = n.s.next_sent();  // older timestamp: still TIME-WAIT, answered with an ACK
   ASSERT_TRUE(old.has_value());
@@ -199,17 +205,8 @@ TEST(TcpRobustness, NewerSynReusesTimeWait) {
 // within a millisecond otherwise waited a whole SYN timeout.
 TEST(TcpRobustness, SynWithTheSameTimestampReusesTimeWaitOnlyWithANewerSequenceNumber) {
   NegotiatedConnection n;
-  ASSERT_TRUE(n.conn.shutdown().has_value());
-  n.s.settle();
-  auto fin = n.s.next_sent();
-  ASSERT_TRUE(fin.has_value());
-  ASSERT_TRUE(fin->has(flag::kFin));
-  n.s.send(Seg{.flags = flag::kAck | flag::kFin, .seq = 1001, .ack = n.iss + 2,
-               .options = ts(120, n.our_ts)},
-           kPort);
-  while (n.s.next_sent()) {
-  }
-  ASSERT_EQ(n.s.tcp.stats().time_wait, 1u);
+  reach_time_wait(n);
+  if (::testing::Test::HasFatalFailure()) return;
   // RCV.NXT is 1002 (after the peer's FIN). Same TSval, sequence number not beyond: refused.
   n.s.send(Seg{.flags = flag::kSyn, .seq = 1002, .options = ts_sack_options(120)}, kPort);
   auto old = n.s.next_sent();
