@@ -16,6 +16,7 @@ cleanup() {
   rm -f "$log"
 }
 trap cleanup EXIT
+trap 'echo "echo_tap_test: failed at line $LINENO"; cat "$log"' ERR
 ip netns add "$ns"
 ip netns exec "$ns" "$server" --nic="tap:$ifc" --addr=198.18.4.2/24 --port=7 >"$log" 2>&1 &
 pid=$!
@@ -81,12 +82,16 @@ c1=$(sed -E 's/.*core 1: ([0-9]+).*/\1/' <<<"$line")
 # The user stack over DPDK's net_tap PMD (the port creates its own TAP interface; without
 # hugepages). net_tap gives the kernel's side the port's MAC: the kernel side takes another.
 difc="cndpdk0"
+: >"$log"  # (the wait below reads this log: nothing of the previous server may remain)
 ip netns exec "$ns" "$server" --nic=dpdk:net_tap0 --addr=198.18.4.2/24 --port=7 \
   --eal="--no-huge -m 256 --no-pci --no-shconf -l 0 --log-level=notice --file-prefix=coronet-echo-$$ --vdev=net_tap0,iface=$difc" \
   >"$log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do
-  ip netns exec "$ns" ip link show "$difc" >/dev/null 2>&1 && break
+# The PMD creates the interface early and configures it while the port starts: touch it only
+# once the server listens (its port is up by then).
+for _ in $(seq 200); do
+  grep -q "listening on port" "$log" && break
+  kill -0 "$pid" 2>/dev/null || { echo "DPDK server exited"; cat "$log"; exit 1; }
   sleep 0.1
 done
 ip netns exec "$ns" ip link set "$difc" address 02:00:00:00:04:01

@@ -22,7 +22,8 @@ TEST(KvProtocol, MultiGetKeepsTheKeysInOrder) {
   ASSERT_EQ(c.nkeys, 3u);
   EXPECT_EQ(c.keys[0], "a");
   EXPECT_EQ(c.keys[2], "ccc");
-  auto g = parse("gets  k\n", c);  // bare LF and doubled spaces, as memcached allows
+  const std::string bare = "gets  k\n";  // bare LF and doubled spaces, as memcached allows
+  auto g = parse(bare, c);  // (the keys are views into the buffer: it must outlive them)
   ASSERT_EQ(g.status, ParseStatus::kComplete);
   EXPECT_EQ(c.op, Op::kGets);
   EXPECT_EQ(c.keys[0], "k");
