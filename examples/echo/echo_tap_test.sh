@@ -17,15 +17,20 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "echo_tap_test: failed at line $LINENO"; cat "$log"' ERR
+# Starts the server on coronet's TAP ($ifc) with extra flags "$@" (pid in $pid, output in $log)
+# and gives the kernel's side of the interface its address once the server has created it.
+start_tap_server() {
+  ip netns exec "$ns" "$server" --nic="tap:$ifc" --addr=198.18.4.2/24 --port=7 "$@" >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 50); do
+    ip netns exec "$ns" ip link show "$ifc" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  ip netns exec "$ns" ip addr add 198.18.4.1/24 dev "$ifc"
+  ip netns exec "$ns" ip link set "$ifc" up
+}
 ip netns add "$ns"
-ip netns exec "$ns" "$server" --nic="tap:$ifc" --addr=198.18.4.2/24 --port=7 >"$log" 2>&1 &
-pid=$!
-for _ in $(seq 50); do
-  ip netns exec "$ns" ip link show "$ifc" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-ip netns exec "$ns" ip addr add 198.18.4.1/24 dev "$ifc"
-ip netns exec "$ns" ip link set "$ifc" up
+start_tap_server
 out=$(ip netns exec "$ns" timeout 30 "$client" 198.18.4.2 7 --conns=4 --seconds=2 --size=100)
 echo "$out"
 grep -q "errors: 0, mismatched echoes: 0" <<<"$out"
@@ -51,15 +56,7 @@ pid=""
 grep -q "kernel stack (io_uring) on 2 core(s)" "$log" || { cat "$log"; exit 1; }
 # The user stack on two cores: a two-queue TAP steered by RSS, one engine per queue. 16
 # connections spread over both (all on one core: probability 2^-15); every echo must match.
-ip netns exec "$ns" "$server" --nic="tap:$ifc" --addr=198.18.4.2/24 --port=7 --cores=2 \
-  --metrics-port=9100 >"$log" 2>&1 &
-pid=$!
-for _ in $(seq 50); do
-  ip netns exec "$ns" ip link show "$ifc" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-ip netns exec "$ns" ip addr add 198.18.4.1/24 dev "$ifc"
-ip netns exec "$ns" ip link set "$ifc" up
+start_tap_server --cores=2 --metrics-port=9100
 out=$(ip netns exec "$ns" timeout 30 "$client" 198.18.4.2 7 --conns=16 --seconds=2 --size=100)
 echo "$out"
 grep -q "errors: 0, mismatched echoes: 0" <<<"$out"
