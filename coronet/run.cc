@@ -95,6 +95,7 @@ CoreStats snapshot(const stack::tcp::TcpLayer& tcp, const stack::Engine& engine,
   s.rto_expiries = t.rto_expiries;
   s.rx_no_connection = t.rx_no_connection;
   s.syn_cookies_sent = t.syn_cookies_sent;
+  s.syn_cookies_accepted = t.syn_cookies_accepted;
   s.syn_dropped_backlog = t.syn_dropped_backlog;
   s.rx_memory_drops = t.rx_memory_drops;
   s.rx_frames = e.rx_frames;
@@ -167,7 +168,7 @@ void start_user_core(Server& s, unsigned c, coro::Reactor& reactor) {
     Core& core = *s.cores[c];
     for (;;) {
       s.board->publish(c, snapshot(*core.tcp, *core.engine, *s.device, q));
-      co_await coro::sleep_for(kStatsInterval);
+      (void)co_await coro::sleep_for(kStatsInterval);
     }
   }(s, c, q));
 }

@@ -36,6 +36,7 @@ constexpr std::array<FieldInfo, CoreStats::kFields> kInfo = {{
     {"tcp_rto_expiries_total", "counter", "Retransmission timeouts."},
     {"tcp_rx_no_connection_total", "counter", "Segments for no connection (answered with RST)."},
     {"tcp_syn_cookies_sent_total", "counter", "SYN cookies sent (SYN queue full)."},
+    {"tcp_syn_cookies_accepted_total", "counter", "ACKs with a valid SYN cookie (connections)."},
     {"tcp_syn_dropped_backlog_total", "counter", "SYNs dropped: accept queue full."},
     {"tcp_rx_memory_drops_total", "counter", "Segments dropped at the receive memory cap."},
     {"rx_frames_total", "counter", "Frames received."},

@@ -36,6 +36,7 @@ struct CoreStats {
   std::uint64_t rto_expiries = 0;
   std::uint64_t rx_no_connection = 0;    // segments answered with RST
   std::uint64_t syn_cookies_sent = 0;
+  std::uint64_t syn_cookies_accepted = 0;  // ACKs with a valid cookie (RFC 4987 §3.6)
   std::uint64_t syn_dropped_backlog = 0;
   std::uint64_t rx_memory_drops = 0;     // segments dropped at the per-core receive memory cap
   // Engine and device queue
@@ -46,7 +47,7 @@ struct CoreStats {
   std::uint64_t pool_in_use = 0;         // packet buffers out of the queue's pool
   std::uint64_t pool_capacity = 0;
 
-  static constexpr std::size_t kFields = 19;
+  static constexpr std::size_t kFields = 20;
   CoreStats& operator+=(const CoreStats& o);
   friend bool operator==(const CoreStats&, const CoreStats&) = default;
 };

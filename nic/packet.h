@@ -99,7 +99,8 @@ class Packet {
   bool append_bytes(std::span<const std::byte> src) {
     std::byte* p = append(static_cast<std::uint32_t>(src.size()));
     if (p == nullptr) return false;
-    std::memcpy(p, src.data(), src.size());
+    // (An empty span may carry a null pointer: memcpy from null is undefined even for 0 bytes.)
+    if (!src.empty()) std::memcpy(p, src.data(), src.size());
     return true;
   }
   // Empties the buffer and puts the data start `headroom` bytes in.

@@ -50,6 +50,17 @@ TEST(PacketPool, PrependAppendTrim) {
   PacketPool::free(p);
 }
 
+// Found by tests/fuzz/frame_fuzz (an empty frame): an empty span's data() may be null, and
+// memcpy from null is undefined even for zero bytes (UBSan stops the asan pass on it).
+TEST(PacketPool, AppendingNothingFromANullSpanIsANoOp) {
+  PacketPool pool({.count = 1, .buffer_size = 256, .headroom = 64});
+  Packet* p = pool.alloc();
+  ASSERT_TRUE(p->append_bytes(as_bytes("ab")));
+  EXPECT_TRUE(p->append_bytes(std::span<const std::byte>()));
+  EXPECT_EQ(p->size(), 2u);
+  PacketPool::free(p);
+}
+
 TEST(PacketPool, ExhaustionIsCountedNotFatal) {
   PacketPool pool({.count = 3, .buffer_size = 256, .headroom = 0});
   std::array<Packet*, 5> out{};

@@ -447,6 +447,8 @@ Result Parser::parse_field_lines(std::span<char> buf, Request& out, bool trailer
         end = i + 1;
       } else {
         if (i + 1 == n) break;
+        // Judge the size first, as a read ending right after the CR would (see below).
+        if (i + 2 - section_start_ > budget) return fail(431, "header section too large");
         if (s[i + 1] != '\n') return fail(400, "bare CR in header section");
         end = i + 2;
       }
@@ -462,6 +464,12 @@ Result Parser::parse_field_lines(std::span<char> buf, Request& out, bool trailer
     // then bounds the name and whitespace loops below without further length checks.
     const std::size_t e = scan_value(s, i, n);
     if (e == n) break;
+    // A line still open when the section reaches its budget fails 431 as soon as that many bytes
+    // are in (below); so that the answer does not depend on how the bytes were split into reads,
+    // that is judged first here too. The line is open up to its terminator, and a CR terminator
+    // until the next byte shows whether it starts CRLF.
+    const std::size_t open_end = s[e] == '\r' ? e + 1 : e;
+    if (open_end - section_start_ >= budget) return fail(431, "header section too large");
     std::size_t name_end = i;
     while (is_tchar(s[name_end])) ++name_end;
     if (s[name_end] != ':') {

@@ -502,6 +502,31 @@ TEST(HttpParserLimits, HeaderBytesAtAndPastLimit) {
   EXPECT_EQ(parse_whole(lf, limits).status, ParseStatus::kComplete);
 }
 
+// Found by tests/fuzz/http_parser_fuzz: a faulty line still open when the header section reached
+// its budget got 431 when it arrived byte by byte but 400 when read whole. Every split must give
+// the same status; a line that closes within the budget keeps its own error.
+TEST(HttpParserLimits, HeaderBudgetStatusDoesNotDependOnReads) {
+  Limits limits;
+  limits.max_header_bytes = 32;
+  const std::string head = "GET / HTTP/1.1\r\nHost: h\r\n";  // the section starts at "Host"
+  const std::vector<std::pair<std::string, int>> cases = {
+      {"Bad Name: " + std::string(40, 'v') + "\r\n\r\n", 431},  // open past the budget
+      {"X: " + std::string(19, 'v') + "\rZ\r\n\r\n", 431},      // bare CR at offset 31
+      {"X: " + std::string(17, 'v') + "\r\n\rZ", 431},          // bare CR of the empty line
+      {"Bad Name: " + std::string(12, 'v') + "\n\n", 400},      // LF at offset 31: closed
+      {"X: " + std::string(18, 'v') + "\rZ\r\n\r\n", 400},      // CR at 30, decided at 31
+  };
+  for (const auto& [section, status] : cases) {
+    const std::string text = head + section;
+    SCOPED_TRACE(text);
+    EXPECT_EQ(parse_whole(text, limits).http_status, status);
+    EXPECT_EQ(parse_bytewise(text, limits).http_status, status);
+    for (std::size_t split = 0; split <= text.size(); ++split) {
+      ASSERT_EQ(parse_split(text, split, limits).http_status, status) << "split at " << split;
+    }
+  }
+}
+
 TEST(HttpParserLimits, ContentLengthAtAndPastLimit) {
   Limits limits;
   limits.max_body = 100;

@@ -7,6 +7,9 @@ namespace coronet::kv {
 namespace {
 
 constexpr std::string_view kBadFormat = "CLIENT_ERROR bad command line format";
+// Largest data block length accepted: the block and its "\r\n" must be countable in 64 bits (a
+// refused block is skipped by that count). memcached likewise refuses lengths it cannot count.
+constexpr std::uint64_t kMaxBlockLength = std::numeric_limits<std::uint64_t>::max() - 2;
 
 // Splits `line` at runs of spaces into `out`; false when there are more tokens than fit.
 bool tokenize(std::string_view line, std::span<std::string_view> out, std::size_t& n) {
@@ -81,7 +84,7 @@ ParseResult parse_command(std::span<const char> buf, std::size_t max_value, Comm
     if (!fits || n < 5 || n > 6) return error(line_end, kBadFormat);
     std::uint64_t bytes = 0;
     if (!valid_key(tok[1]) || !number(tok[2], out.flags) || !number(tok[3], out.exptime) ||
-        !number(tok[4], bytes) || (n == 6 && tok[5] != "noreply")) {
+        !number(tok[4], bytes) || bytes > kMaxBlockLength || (n == 6 && tok[5] != "noreply")) {
       return error(line_end, kBadFormat);
     }
     out.op = name == "set" ? Op::kSet : Op::kAdd;
@@ -94,8 +97,10 @@ ParseResult parse_command(std::span<const char> buf, std::size_t max_value, Comm
       r.skip = bytes + 2;
       return r;
     }
+    // Compared as what is left after the line: line_end + bytes + 2 need not fit a size_t when
+    // max_value is that large.
+    if (b.size() - line_end < bytes + 2) return {};
     const std::size_t need = line_end + static_cast<std::size_t>(bytes) + 2;
-    if (b.size() < need) return {};
     if (b[need - 2] != '\r' || b[need - 1] != '\n') {
       return error(need, "CLIENT_ERROR bad data chunk");
     }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
 #include <string>
 
 namespace coronet::kv {
@@ -73,6 +75,28 @@ TEST(KvProtocol, AValueTooLargeIsSkippedWithoutBufferingIt) {
   ASSERT_EQ(r.status, ParseStatus::kTooLarge);
   EXPECT_EQ(r.consumed, 16u);
   EXPECT_EQ(r.skip, 5002u);
+}
+
+// Found by tests/fuzz/kv_protocol_fuzz: a length whose block and "\r\n" do not fit 64 bits wrapped
+// the count of bytes to skip (to 1 or 0: the block would be read as commands) and, with a
+// max_value that large, the end of the block (a "consumed" inside the command line).
+TEST(KvProtocol, LengthsThatCannotBeCountedAreBadFormat) {
+  Command c;
+  for (const std::string bytes : {"18446744073709551615", "18446744073709551614"}) {
+    const std::string s = "set k 0 0 " + bytes + "\r\n";
+    auto r = parse(s, c);
+    ASSERT_EQ(r.status, ParseStatus::kError) << bytes;
+    EXPECT_EQ(r.error, "CLIENT_ERROR bad command line format");
+    EXPECT_FALSE(r.fatal);
+    EXPECT_EQ(r.consumed, s.size());
+  }
+  // The largest countable length is too large, and all of its block is skipped.
+  auto r = parse("set k 0 0 18446744073709551613\r\n", c);
+  ASSERT_EQ(r.status, ParseStatus::kTooLarge);
+  EXPECT_EQ(r.skip, std::numeric_limits<std::uint64_t>::max());
+  // Without a practical value limit a huge block is awaited, not mistaken for a short one.
+  const std::string s = "set k 0 0 18446744073709551612\r\nabc\r\n";
+  EXPECT_EQ(parse(s, c, std::numeric_limits<std::size_t>::max()).status, ParseStatus::kNeedMore);
 }
 
 TEST(KvProtocol, MalformedCommandsAreErrorsThatConsumeTheLine) {

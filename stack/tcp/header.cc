@@ -25,19 +25,31 @@ void parse_options(std::span<const std::byte> opts, TcpOptions& out) {
     }
     // Every other option has a length byte that counts kind and length (RFC 9293 §3.1); a length
     // below 2 or past the end makes the rest unparseable: stop, keep what was read.
-    if (i + 1 >= opts.size()) return;
+    // RFC 1122 §4.2.2.5: an illegal length (e.g. zero) must not hang or crash us; it is noted
+    // so the segment can be counted.
+    if (i + 1 >= opts.size()) {
+      out.malformed = true;
+      return;
+    }
     auto len = static_cast<std::uint8_t>(opts[i + 1]);
-    if (len < 2 || i + len > opts.size()) return;
+    if (len < 2 || i + len > opts.size()) {
+      out.malformed = true;
+      return;
+    }
     const std::byte* v = opts.data() + i + 2;
+    // A known option of the wrong length is ignored (and noted).
     switch (kind) {
       case kOptMss:
         if (len == 4) out.mss = load_be16(v);
+        out.malformed |= len != 4;
         break;
       case kOptWscale:
         if (len == 3) out.window_scale = static_cast<std::uint8_t>(v[0]);
+        out.malformed |= len != 3;
         break;
       case kOptSackPermitted:
         if (len == 2) out.sack_permitted = true;
+        out.malformed |= len != 2;
         break;
       case kOptSack:
         // RFC 2018 §3: 2 + 8n bytes, n blocks of left/right edges; any other length is bogus and
@@ -47,6 +59,8 @@ void parse_options(std::span<const std::byte> opts, TcpOptions& out) {
           for (std::uint8_t b = 0; b < out.sack_count; ++b) {
             out.sack[b] = {SeqNum(load_be32(v + 8 * b)), SeqNum(load_be32(v + 8 * b + 4))};
           }
+        } else {
+          out.malformed = true;
         }
         break;
       case kOptTimestamp:
@@ -54,6 +68,7 @@ void parse_options(std::span<const std::byte> opts, TcpOptions& out) {
           out.ts_val = load_be32(v);
           out.ts_ecr = load_be32(v + 4);
         }
+        out.malformed |= len != 10;
         break;
       default:
         break;  // unknown options are skipped by their length (RFC 9293 §3.1)

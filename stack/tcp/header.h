@@ -42,6 +42,9 @@ struct TcpOptions {
   std::optional<std::uint32_t> ts_ecr = {};
   std::uint8_t sack_count = 0;  // blocks in `sack` (RFC 2018 §3)
   std::array<SackBlock, kMaxSackBlocks> sack = {};
+  // Parsing met a broken option list (a length below 2 or past the header) or a known option of
+  // the wrong length: what could not be read was ignored (RFC 9293 §3.1, RFC 1122 §4.2.2.5).
+  bool malformed = false;
 };
 
 struct TcpHeader {

@@ -1,4 +1,6 @@
 // Segment arrival: RFC 9293 §3.10.7, with RFC 5961's blind-attack checks that RFC 9293 adopts.
+#include <sodium.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -37,6 +39,7 @@ void TcpLayer::input(nic::Packet* p, const IpRxInfo& info) {
     nic::PacketPool::free(p);
     return;
   }
+  if (h->options.malformed) ++stats_.rx_bad_options;  // parsed as far as possible, then ignored
   std::span<const std::byte> payload = seg.subspan(h->header_len());
   auto plen = static_cast<std::uint32_t>(payload.size());
   Tcb* t = lookup({info.src.raw(), h->src_port, h->dst_port});
@@ -94,11 +97,22 @@ void TcpLayer::challenge_ack(Tcb& t) {
   // RFC 5961 §7: challenge ACKs are rate-limited per core, so they cannot be turned into an
   // amplifier (or a side channel) by a flood of forged segments.
   const coro::TimePoint now = engine_.reactor().now();
-  if (now - challenge_window_start_ >= std::chrono::seconds(1)) {
+  if (challenge_windows_ == 0 || now - challenge_window_start_ >= std::chrono::seconds(1)) {
     challenge_window_start_ = now;
     challenge_acks_in_window_ = 0;
+    // A fixed budget is itself a side channel (CVE-2016-5696, RFC 5961 §10): an off-path attacker
+    // who exhausts it can count our challenge ACKs and learn whether a guess hit a window. So
+    // each second's budget is drawn from [limit/2, 3*limit/2] by a keyed hash of the second's
+    // number: unpredictable without the key.
+    const std::uint64_t n = ++challenge_windows_;
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, reinterpret_cast<const unsigned char*>(&n), sizeof(n), cookie_key_);
+    std::uint32_t r;
+    std::memcpy(&r, h, sizeof(r));
+    const std::uint32_t limit = config_.challenge_ack_limit;
+    challenge_budget_ = limit / 2 + r % (limit + 1);
   }
-  if (challenge_acks_in_window_ >= config_.challenge_ack_limit) {
+  if (challenge_acks_in_window_ >= challenge_budget_) {
     ++stats_.challenge_acks_suppressed;
     return;
   }
@@ -126,7 +140,10 @@ void TcpLayer::apply_syn_options(Tcb& t, const TcpHeader& h) {
   // own MTU carries.
   std::uint16_t ours = static_cast<std::uint16_t>(engine_.mtu() - 40);
   t.snd_mss = std::min<std::uint16_t>(h.options.mss.value_or(536), ours);
-  if (t.snd_mss < 64) t.snd_mss = 64;
+  if (t.snd_mss < 64) {
+    t.snd_mss = 64;  // MSS 0 or a tiny one: no empty or absurdly small segments
+    ++stats_.rx_bad_options;
+  }
   // RFC 7323 §3.2: timestamps are on only when both SYNs carry them (we offer them when
   // configured); RFC 2018 §2: likewise SACK-permitted.
   t.ts_ok = config_.timestamps && h.options.ts_val.has_value();
@@ -141,6 +158,7 @@ void TcpLayer::apply_syn_options(Tcb& t, const TcpHeader& h) {
   if (h.options.window_scale) {
     t.wscale_ok = true;
     t.snd_wscale = std::min<std::uint8_t>(*h.options.window_scale, 14);
+    if (*h.options.window_scale > 14) ++stats_.rx_bad_options;  // RFC 7323 §2.3: SHOULD log
     std::size_t cap = t.rcvbuf.capacity();
     std::uint8_t shift = 0;
     while (shift < 14 && (cap >> shift) > 0xffff) ++shift;
@@ -324,6 +342,14 @@ void TcpLayer::segment_input(Tcb& t, const TcpHeader& h0, std::span<const std::b
     }
     if (t.state == State::kSynReceived && t.listener != nullptr) {
       set_closed(t, std::nullopt);  // back to LISTEN: the child simply goes away
+    } else if ((t.state == State::kLastAck || t.state == State::kClosing) && t.fin_seq &&
+               !(t.snd_una < *t.fin_seq)) {
+      // RFC 9293 §3.10.7.4 second, CLOSING / LAST-ACK: "enter the CLOSED state, delete the TCB,
+      // and return", with no "connection reset" for the user. Both FINs were sent and all our
+      // data is acknowledged, so nothing was lost: typically the peer's TIME-WAIT ran out while
+      // our FIN or its ACK kept being lost (found by tests/soak). With data still unacknowledged
+      // the reset is reported below: the peer may never have received it.
+      set_closed(t, std::nullopt);
     } else if (t.state == State::kSynReceived) {
       set_closed(t, Errc::kConnectionRefused);  // an active open (simultaneous): refused
     } else {
@@ -343,6 +369,21 @@ void TcpLayer::segment_input(Tcb& t, const TcpHeader& h0, std::span<const std::b
   }
   // Fifth: ACK.
   if (!h.has(flag::kAck)) return;
+  if (t.sack_ok && h.options.sack_count > 0) {
+    // RFC 2018 §3 blocks name data the peer holds: an empty (or inverted) block, or one reaching
+    // beyond SND.MAX (data never sent), cannot come from an honest receiver. Such blocks are
+    // ignored whole (as Linux does) rather than clamped into something plausible.
+    std::uint8_t kept = 0;
+    for (std::uint8_t b = 0; b < h.options.sack_count; ++b) {
+      const SackBlock blk = h.options.sack[b];
+      if (blk.left < blk.right && blk.right <= t.snd_max) {
+        h.options.sack[kept++] = blk;
+      } else {
+        ++stats_.sack_blocks_invalid;
+      }
+    }
+    h.options.sack_count = kept;
+  }
   if (!process_ack(t, h, plen)) return;
   // Seventh: segment text, then eighth: FIN.
   if (!payload.empty() || h.has(flag::kFin)) process_data(t, h, payload);
@@ -374,6 +415,7 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
   }
   // An ACK for something not yet sent: ACK and drop (RFC 9293 §3.10.7.4).
   if (h.ack > t.snd_max) {
+    ++stats_.rx_ack_unsent;
     t.ack_now = true;
     mark_output(&t);
     return false;
@@ -601,8 +643,11 @@ void TcpLayer::process_data(Tcb& t, const TcpHeader& h, std::span<const std::byt
         t.ack_now = true;
         break;
       case RecvBuffer::Insert::kDuplicate:
-      case RecvBuffer::Insert::kNoRoom:
         ++stats_.rx_duplicate;
+        t.ack_now = true;
+        break;
+      case RecvBuffer::Insert::kNoRoom:
+        ++stats_.rx_no_room;  // e.g. the out-of-order islands are all in use: the peer resends
         t.ack_now = true;
         break;
     }

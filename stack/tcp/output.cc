@@ -356,6 +356,11 @@ void TcpLayer::send_window_probe(Tcb& t) {
   // covers the byte, so a peer that takes it is acknowledged normally, but SND.NXT stays: once
   // the window opens, that byte goes out again with the rest. Further probes are backed off by
   // the retransmission timer.
+  ++stats_.persist_probes;
+  // RFC 9293 §3.8.4 / RFC 5482: the first probe starts the user-timeout clock, as sending the
+  // first segment does in output(). Without this a stale clock (last progress before an idle
+  // period) ended the connection at the first probe's retransmission.
+  if (t.snd_una == t.snd_max) t.una_progress = engine_.reactor().now();
   send_segment(t, t.snd_nxt, 1, flag::kAck);
   t.snd_max = seq_max(t.snd_max, t.snd_nxt + 1);
   arm_rexmit(t);

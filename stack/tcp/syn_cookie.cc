@@ -87,7 +87,13 @@ void TcpLayer::send_syn_cookie(ListenerState& l, const TcpHeader& syn, const IpR
         engine_.reactor().now().time_since_epoch());
     const std::uint32_t clock =
         static_cast<std::uint32_t>(ms.count()) + ts_offset_for(local, remote);
-    h.options.ts_val = (clock & ~kOptionBits) | bits;
+    // RFC 4987 §3.6 cookie bits in TSval, but never ahead of the connection's clock: the first
+    // data segment carries TSval = clock, and a peer whose TS.Recent (the SYN-ACK's TSval) is
+    // larger drops it as old (RFC 7323 §5.3 PAWS) until a retransmission 1 s later. So round
+    // down by one step of the option bits when they would move the value past the clock.
+    std::uint32_t ts = (clock & ~kOptionBits) | bits;
+    if (static_cast<std::int32_t>(ts - clock) > 0) ts -= kOptionBits + 1;
+    h.options.ts_val = ts;
     h.options.ts_ecr = *syn.options.ts_val;
   }
   ++stats_.syn_cookies_sent;

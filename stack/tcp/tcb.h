@@ -71,7 +71,9 @@ struct TcpConfig {
   std::uint32_t max_segments_in_flight = 8192;
   bool syn_cookies = true;  // RFC 4987 §3.6: answer SYNs statelessly when the queue is full
   bool rfc1337 = true;  // ignore RSTs in TIME-WAIT (RFC 1337 §4) rather than close early
-  std::uint32_t challenge_ack_limit = 1000;  // per second per core (RFC 5961 §7)
+  // Challenge ACKs per second per core (RFC 5961 §7), on average: each second's budget is drawn
+  // from [limit/2, 3*limit/2] (RFC 5961 §10, CVE-2016-5696).
+  std::uint32_t challenge_ack_limit = 1000;
   // RFC 9293 §3.8.4 / RFC 5482: data unacknowledged this long closes the connection (timed
   // out); zero leaves it to max_retries.
   coro::Duration user_timeout{};
@@ -88,6 +90,10 @@ struct TcpConfig {
   // Per-core cap on receive rings (allocated when a connection first needs to buffer data; out
   // of order data lives there too). At the cap, data for connections without a ring is dropped.
   std::size_t recv_memory_limit = std::size_t{512} << 20;
+  // Tests and fuzzing only: derive the ISN/timestamp-offset and SYN-cookie keys from this seed
+  // instead of the system's random source, so that runs repeat exactly. Never in production:
+  // secret keys are what make ISNs (RFC 6528 §3) and cookies (RFC 4987 §3.6) unguessable.
+  std::optional<std::uint64_t> deterministic_keys;
 };
 
 // Per-connection buffer sizes (0: the layer's TcpConfig default).

@@ -97,8 +97,18 @@ TcpLayer::TcpLayer(Engine& engine, TcpConfig config) : engine_(engine), config_(
       .views = config_.send_views,
   });
   if (sodium_init() < 0) throw std::runtime_error("libsodium initialisation failed");
-  randombytes_buf(isn_key_, sizeof(isn_key_));
-  randombytes_buf(cookie_key_, sizeof(cookie_key_));
+  if (config_.deterministic_keys) {
+    // Tests and fuzzing: the same keys every run, so a run (and a fuzz input) repeats exactly.
+    unsigned char seed[randombytes_SEEDBYTES] = {};
+    std::memcpy(seed, &*config_.deterministic_keys, sizeof(*config_.deterministic_keys));
+    unsigned char keys[sizeof(isn_key_) + sizeof(cookie_key_)];
+    randombytes_buf_deterministic(keys, sizeof(keys), seed);
+    std::memcpy(isn_key_, keys, sizeof(isn_key_));
+    std::memcpy(cookie_key_, keys + sizeof(isn_key_), sizeof(cookie_key_));
+  } else {
+    randombytes_buf(isn_key_, sizeof(isn_key_));
+    randombytes_buf(cookie_key_, sizeof(cookie_key_));
+  }
   engine_.attach_tcp(this);
 }
 
@@ -585,12 +595,18 @@ void TcpLayer::flush() {
 void TcpLayer::icmp_error(const IcmpErrorInfo& info) {
   ++stats_.icmp_errors;
   Tcb* t = lookup({info.remote.addr.raw(), info.remote.port, info.local.port});
-  if (t == nullptr) return;
   // RFC 5927 §4.1: the quoted sequence number must be in flight, or the error is forged/stale.
-  if (!info.seq.in_range(t->snd_una, t->snd_max + 1)) return;
+  if (t == nullptr || !info.seq.in_range(t->snd_una, t->snd_max + 1)) {
+    ++stats_.icmp_errors_ignored;
+    return;
+  }
   if (info.type == 3 && info.code == 4 && info.next_hop_mtu >= 68) {
     // RFC 1191 §6.4: packetize for the smaller path MTU (less the options every segment carries).
-    const int room = info.next_hop_mtu - 40 - (t->ts_ok ? 12 : 0);
+    // RFC 5927 §7: a forged "fragmentation needed" with a tiny MTU would shrink segments to a
+    // few bytes (throughput reduction). The floor is 576, the datagram size every host accepts
+    // (RFC 791 §3.1, RFC 1122 §3.3.2) and the path RFC 9293 §3.7.1's default MSS of 536 assumes.
+    const int mtu = std::max<int>(info.next_hop_mtu, 576);
+    const int room = mtu - 40 - (t->ts_ok ? 12 : 0);
     const auto mss = static_cast<std::uint16_t>(std::max(room, 64));
     if (mss < t->snd_mss) {
       t->snd_mss = mss;

@@ -37,10 +37,15 @@ struct TcpStats {
   std::uint64_t rx_segments = 0;
   std::uint64_t rx_bad_checksum = 0;
   std::uint64_t rx_malformed = 0;
+  // Segments with a broken option list, a known option of the wrong length, or an out-of-range
+  // value (window scale > 14, MSS below the floor): the option is ignored or clamped.
+  std::uint64_t rx_bad_options = 0;
   std::uint64_t rx_no_connection = 0;   // answered with RST
   std::uint64_t rx_out_of_window = 0;   // unacceptable segments (ACKed and dropped)
+  std::uint64_t rx_ack_unsent = 0;      // SEG.ACK > SND.NXT: ACKed and dropped (RFC 9293)
   std::uint64_t rx_out_of_order = 0;
   std::uint64_t rx_duplicate = 0;
+  std::uint64_t rx_no_room = 0;  // in-window data with no room (out-of-order islands full)
   std::uint64_t rx_direct_bytes = 0;    // copied straight into a waiting reader's buffer
   std::uint64_t rx_held_bytes = 0;      // kept in their packets until read (no ring copy)
   std::uint64_t rx_ring_bytes = 0;      // copied into the receive ring (read out: a 2nd copy)
@@ -69,6 +74,7 @@ struct TcpStats {
   std::uint64_t paws_rejected = 0;     // RFC 7323 §5: old timestamps dropped
   std::uint64_t ts_missing = 0;        // RFC 7323 §3.2: segments without the negotiated option
   std::uint64_t sack_blocks_sent = 0;
+  std::uint64_t sack_blocks_invalid = 0;  // received blocks empty or beyond SND.MAX: ignored
   std::uint64_t challenge_acks_suppressed = 0;  // over the RFC 5961 §7 rate limit
   std::uint64_t syn_cookies_sent = 0;
   std::uint64_t syn_cookies_accepted = 0;
@@ -82,8 +88,10 @@ struct TcpStats {
   std::uint64_t time_wait_recycled = 0;
   std::uint64_t icmp_errors = 0;
   std::uint64_t icmp_soft_errors = 0;   // remembered for the connection (RFC 1122 §4.2.3.9)
+  std::uint64_t icmp_errors_ignored = 0;  // no connection, or quoted seq not in flight (RFC 5927)
   std::uint64_t pmtu_reductions = 0;    // RFC 1191: MSS lowered by "fragmentation needed"
   std::uint64_t keepalive_probes = 0;
+  std::uint64_t persist_probes = 0;  // zero-window probes (RFC 9293 §3.8.6.1)
   std::uint64_t nagle_delays = 0;  // small segments held back until an ACK (RFC 896)
   std::uint64_t sws_delays = 0;    // window-limited small segments held back (RFC 1122 §4.2.3.4)
   std::uint64_t keepalive_timeouts = 0;
@@ -152,6 +160,11 @@ class TcpLayer {
   const TcpConfig& config() const { return config_; }
   const TcpStats& stats() const { return stats_; }
   std::size_t connection_count() const { return table_.size(); }
+  // Calls f(const Tcb&) for every connection in the table (tests, fuzzing, diagnostics).
+  template <typename F>
+  void for_each_connection(F&& f) const {
+    for (const auto& entry : table_) f(static_cast<const Tcb&>(*entry.second));
+  }
 
   // Internal (input.cc / output.cc / timers): public for those translation units.
   void output(Tcb& t);
@@ -261,6 +274,8 @@ class TcpLayer {
   unsigned char cookie_key_[16];
   coro::TimePoint challenge_window_start_{};
   std::uint32_t challenge_acks_in_window_ = 0;
+  std::uint32_t challenge_budget_ = 0;   // this second's challenge ACKs (randomised)
+  std::uint64_t challenge_windows_ = 0;  // seconds with challenge ACKs so far
   std::vector<std::byte> scratch_ = std::vector<std::byte>(65536);  // chained segments
   std::unique_ptr<nic::PacketPool> chunks_;
   coro::WaitQueue send_memory_waiters_;

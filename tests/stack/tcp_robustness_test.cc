@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "stack/net/bytes.h"
@@ -164,6 +165,45 @@ TEST(TcpRobustness, SynCookieOpensAConnectionWhenTheQueueIsFull) {
   EXPECT_EQ(*r, 2u);  // the data on the cookie ACK was kept
 }
 
+// RFC 4987 §3.6 keeps window scale and SACK in the low bits of the cookie SYN-ACK's TSval; RFC
+// 7323 §5.3: the peer takes that TSval as TS.Recent, so our first data segment must not carry a
+// smaller one, or PAWS drops it (Linux did: 1 s stalls under a SYN flood). Per-connection clock
+// offsets put every phase of the 64 ms the bits span in reach of these 64 handshakes.
+TEST(TcpRobustness, SynCookieTimestampNeverRunsAheadOfTheConnectionClock) {
+  TcpScript s;
+  s.listener.emplace(*stack::tcp::listen(s.tcp, kPort, {.backlog = 2}));
+  s.send(Seg{.flags = flag::kSyn, .seq = 5000, .src_port = 41000}, kPort);
+  s.send(Seg{.flags = flag::kSyn, .seq = 6000, .src_port = 41001}, kPort);
+  std::vector<stack::tcp::Connection> conns;
+  for (std::uint16_t i = 0; i < 64; ++i) {
+    s.advance(1ms);
+    while (s.next_sent()) {
+    }
+    const auto port = static_cast<std::uint16_t>(42000 + i);
+    TcpOptions o = ts_sack_options(300 + i);
+    o.window_scale = 7;  // with SACK: 0x17 in the option bits, ahead in 23 phases of 64
+    s.send(Seg{.flags = flag::kSyn, .seq = 1000, .options = o, .src_port = port}, kPort);
+    auto synack = s.next_sent();
+    ASSERT_TRUE(synack.has_value() && synack->options.ts_val.has_value());
+    const std::uint32_t cookie_ts = *synack->options.ts_val;
+    s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = synack->seq.raw() + 1,
+               .options = ts(301 + i, cookie_ts), .src_port = port},
+           kPort);
+    auto c = s.v.reactor.block_on(s.listener->accept());
+    ASSERT_TRUE(c.has_value()) << c.error().message();
+    auto w = s.v.reactor.block_on(c->write(bytes_of("x")));
+    ASSERT_TRUE(w.has_value());
+    s.settle();
+    auto data = s.next_sent();
+    ASSERT_TRUE(data.has_value() && data->options.ts_val.has_value());
+    EXPECT_GE(static_cast<std::int32_t>(*data->options.ts_val - cookie_ts), 0)
+        << "handshake " << i << ": SYN-ACK TSval " << cookie_ts << ", data TSval "
+        << *data->options.ts_val;
+    conns.push_back(std::move(*c));
+  }
+  EXPECT_EQ(s.tcp.stats().syn_cookies_accepted, 64u);
+}
+
 // We close first (FIN-WAIT), the peer ACKs and closes with TSval 120: we end in TIME-WAIT, with
 // TS.Recent 120 and RCV.NXT 1002.
 void reach_time_wait(NegotiatedConnection& n) {
@@ -231,11 +271,40 @@ TEST(TcpRobustness, ChallengeAcksAreRateLimited) {
   for (int i = 0; i < 20; ++i) {
     s.send(Seg{.flags = flag::kRst, .seq = 1001 + 10 + static_cast<std::uint32_t>(i)}, kPort);
   }
-  EXPECT_EQ(s.tcp.stats().challenge_acks, 5u);
-  EXPECT_EQ(s.tcp.stats().challenge_acks_suppressed, 15u);
+  // This second's budget lies in [limit/2, 3*limit/2] = [2, 7].
+  const std::uint64_t first = s.tcp.stats().challenge_acks;
+  EXPECT_GE(first, 2u);
+  EXPECT_LE(first, 7u);
+  EXPECT_EQ(first + s.tcp.stats().challenge_acks_suppressed, 20u);
   s.advance(1100ms);
   s.send(Seg{.flags = flag::kRst, .seq = 1050}, kPort);
-  EXPECT_EQ(s.tcp.stats().challenge_acks, 6u);  // a new second, a new budget
+  EXPECT_EQ(s.tcp.stats().challenge_acks, first + 1);  // a new second, a new budget
+  EXPECT_EQ(e.conn.state(), State::kEstablished);
+}
+
+// RFC 5961 §10 / CVE-2016-5696: with the same budget every second, an off-path attacker could
+// exhaust it and count the challenge ACKs left to tell whether a forged segment hit the window.
+// The budget differs from second to second (and cannot be predicted without the layer's key).
+TEST(TcpRobustness, ChallengeAckBudgetChangesFromSecondToSecond) {
+  stack::tcp::TcpConfig cfg;
+  cfg.challenge_ack_limit = 20;
+  TcpScript s(cfg);
+  auto e = s.establish(kPort);
+  std::set<std::uint64_t> budgets;
+  for (int second = 0; second < 30; ++second) {
+    const std::uint64_t before = s.tcp.stats().challenge_acks;
+    for (int i = 0; i < 40; ++i) {
+      s.send(Seg{.flags = flag::kRst, .seq = 1001 + 10 + static_cast<std::uint32_t>(i)}, kPort);
+    }
+    const std::uint64_t sent = s.tcp.stats().challenge_acks - before;
+    EXPECT_GE(sent, 10u);
+    EXPECT_LE(sent, 30u);
+    budgets.insert(sent);
+    s.dev.sent.clear();
+    s.advance(1001ms);
+  }
+  // 30 draws from 21 values: all equal with probability 21^-29.
+  EXPECT_GT(budgets.size(), 1u);
   EXPECT_EQ(e.conn.state(), State::kEstablished);
 }
 

@@ -13,8 +13,8 @@ using stack::load_be16;
 using stack::store_be16;
 using stack::store_be32;
 
-ScriptDevice::ScriptDevice()
-    : pool_(nic::PacketPoolConfig{.name = "script", .count = 4096, .buffer_size = 2048,
+ScriptDevice::ScriptDevice(std::uint32_t buffers)
+    : pool_(nic::PacketPoolConfig{.name = "script", .count = buffers, .buffer_size = 2048,
                                   .headroom = 128}) {
   info_.name = "script";
   info_.mac = kOurMac;
@@ -70,8 +70,9 @@ std::vector<std::byte> bytes_of(std::string_view s) {
   return v;
 }
 
-TcpScript::TcpScript(stack::tcp::TcpConfig config)
-    : engine(v.reactor, dev,
+TcpScript::TcpScript(stack::tcp::TcpConfig config, std::uint32_t device_buffers)
+    : dev(device_buffers),
+      engine(v.reactor, dev,
              stack::EngineConfig{.address = kOurAddr, .prefix_len = 24}),
       tcp(engine, config) {}
 

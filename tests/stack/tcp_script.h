@@ -20,7 +20,8 @@ namespace coronet::testing {
 // A Device whose rx queue the test fills and whose tx the test reads.
 class ScriptDevice final : public nic::Device {
  public:
-  ScriptDevice();
+  // `buffers`: the pool's packet count (fuzz targets build a bench per input: a small pool).
+  explicit ScriptDevice(std::uint32_t buffers = 4096);
   const nic::DeviceInfo& info() const override { return info_; }
   nic::LinkState link() const override { return nic::LinkState::kUp; }
   std::size_t rx_burst(std::uint16_t, std::span<nic::Packet*> out) override;
@@ -59,7 +60,7 @@ class TcpScript {
   static constexpr stack::Ipv4Address kPeerAddr{198, 18, 0, 1};
   static constexpr std::uint16_t kPeerPort = 40000;
 
-  explicit TcpScript(stack::tcp::TcpConfig config = {});
+  explicit TcpScript(stack::tcp::TcpConfig config = {}, std::uint32_t device_buffers = 4096);
   ~TcpScript() { v.reactor.shutdown(); }
 
   // Sends `s` from the peer (kPeerAddr:kPeerPort) to our `port`, then runs the stack until idle.

@@ -350,6 +350,54 @@ TEST(TcpLastAck, AbortSendsNoRst) {
   EXPECT_EQ(s.tcp.connection_count(), 0u);
 }
 
+TEST(TcpLastAck, RstWhenOnlyTheFinIsOutstandingEndsCloseWithoutError) {
+  // RFC 9293 §3.10.7.4 second, LAST-ACK: a RST deletes the TCB, no "connection reset" for the
+  // user. Found by tests/soak: the peer's TIME-WAIT ran out while our FIN kept being lost, and
+  // close() failed although every byte had been delivered.
+  TcpScript s;
+  auto e = reach(s, State::kCloseWait);
+  std::optional<Result<void>> closed;
+  s.v.reactor.spawn(close_task(&e.conn, &closed));
+  s.settle();
+  (void)drain_sent(s);
+  EXPECT_FALSE(closed);
+  s.send(Seg{.flags = flag::kRst, .seq = kIrs + 2}, kPort);
+  ASSERT_TRUE(closed);
+  EXPECT_TRUE(closed->has_value()) << closed->error().message();
+  EXPECT_EQ(s.tcp.connection_count(), 0u);
+  EXPECT_EQ(s.tcp.stats().connections_reset, 0u);
+}
+
+TEST(TcpLastAck, RstWithDataOutstandingIsStillReported) {
+  // The peer may not have our data: close() must not claim success.
+  TcpScript s;
+  auto e = reach(s, State::kCloseWait);
+  write_now(s, e.conn, bytes_of("unacknowledged"));
+  std::optional<Result<void>> closed;
+  s.v.reactor.spawn(close_task(&e.conn, &closed));
+  s.settle();
+  (void)drain_sent(s);
+  s.send(Seg{.flags = flag::kRst, .seq = kIrs + 2}, kPort);
+  ASSERT_TRUE(closed);
+  ASSERT_FALSE(closed->has_value());
+  EXPECT_EQ(closed->error().code(), Errc::kConnectionReset);
+  EXPECT_EQ(s.tcp.connection_count(), 0u);
+}
+
+TEST(TcpClosing, RstWhenOnlyTheFinIsOutstandingEndsCloseWithoutError) {
+  // RFC 9293 §3.10.7.4 second, CLOSING: as in LAST-ACK.
+  TcpScript s;
+  auto e = reach(s, State::kClosing);
+  std::optional<Result<void>> closed;
+  s.v.reactor.spawn(close_task(&e.conn, &closed));
+  s.settle();
+  EXPECT_FALSE(closed);
+  s.send(Seg{.flags = flag::kRst, .seq = kIrs + 2}, kPort);
+  ASSERT_TRUE(closed);
+  EXPECT_TRUE(closed->has_value()) << closed->error().message();
+  EXPECT_EQ(s.tcp.connection_count(), 0u);
+}
+
 // TIME-WAIT.
 
 TEST(TcpTimeWait, LastsExactlyTwoMsl) {
