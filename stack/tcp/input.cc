@@ -26,6 +26,14 @@ void TcpLayer::input(nic::Packet* p, const IpRxInfo& info) {
     std::size_t n = p->copy_out(scratch_);
     seg = std::span<const std::byte>(scratch_.data(), n);
   }
+  // RFC 1122 §4.2.3.10 (and RFC 9293's unicast-only model): a segment sent to a broadcast or
+  // multicast address is silently discarded: never a SYN-ACK or RST to a whole subnet. (Found by
+  // tests/fuzz/frame_fuzz: a segment to 198.18.0.255 was answered with a RST.)
+  if (info.ip_broadcast) {
+    ++stats_.rx_not_unicast;
+    nic::PacketPool::free(p);
+    return;
+  }
   ParseError perr{};
   std::optional<TcpHeader> h = parse_header(seg, &perr);
   if (!h) {

@@ -37,6 +37,7 @@ struct TcpStats {
   std::uint64_t rx_segments = 0;
   std::uint64_t rx_bad_checksum = 0;
   std::uint64_t rx_malformed = 0;
+  std::uint64_t rx_not_unicast = 0;  // sent to a broadcast/multicast address: dropped
   // Segments with a broken option list, a known option of the wrong length, or an out-of-range
   // value (window scale > 14, MSS below the floor): the option is ignored or clamped.
   std::uint64_t rx_bad_options = 0;

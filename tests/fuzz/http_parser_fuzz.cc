@@ -29,8 +29,12 @@
 #include <vector>
 
 #include "examples/httpd/http_parser.h"
+#include "examples/httpd/http_snapshot.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace {
+
+using coronet::testing::fuzz::Pieces;
 
 using coronet::http::Header;
 using coronet::http::kMaxHeaders;
@@ -41,16 +45,6 @@ using coronet::http::ParseStatus;
 using coronet::http::Request;
 using coronet::http::Result;
 using coronet::http::Version;
-
-[[noreturn]] void violated(const char* what, int line) {
-  std::fprintf(stderr, "http_parser_fuzz.cc:%d: invariant violated: %s\n", line, what);
-  std::abort();
-}
-
-#define FUZZ_CHECK(cond)                    \
-  do {                                      \
-    if (!(cond)) violated(#cond, __LINE__); \
-  } while (false)
 
 // --- configuration --------------------------------------------------------------------------
 
@@ -80,62 +74,11 @@ Config take_config(std::span<const std::uint8_t>& data) {
   return c;
 }
 
-// Read sizes for the piecewise run: 1..32 bytes, or 1..256 when the seed's high bit is set.
-class Pieces {
- public:
-  explicit Pieces(std::uint8_t seed)
-      : state_(0x9e3779b9u ^ (seed * 0x01000193u)),
-        max_((seed & 0x80) != 0 ? 256u : 1u + (seed & 31u)) {}
-
-  std::size_t next() {
-    state_ ^= state_ << 13;
-    state_ ^= state_ >> 17;
-    state_ ^= state_ << 5;
-    return 1 + state_ % max_;
-  }
-
- private:
-  std::uint32_t state_;
-  std::uint32_t max_;
-};
-
 // --- outcomes -------------------------------------------------------------------------------
 
-// A copy of one non-kNeedMore result, comparable across runs over different buffers.
-struct Outcome {
-  ParseStatus status = ParseStatus::kNeedMore;
-  std::size_t consumed = 0;
-  int http_status = 0;
-  std::string method_name, target, path, query, body;
-  Method method = Method::kOther;
-  Version version = Version::kHttp11;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::uint64_t content_length = 0;
-  bool chunked = false, keep_alive = false, expect_continue = false;
-
-  bool operator==(const Outcome&) const = default;
-};
-
-Outcome snapshot(const Result& r, const Request& req) {
-  Outcome o;
-  o.status = r.status;
-  o.consumed = r.consumed;
-  o.http_status = r.http_status;
-  if (!r.complete()) return o;
-  o.method_name = std::string(req.method_name);
-  o.method = req.method;
-  o.target = std::string(req.target);
-  o.path = std::string(req.path);
-  o.query = std::string(req.query);
-  o.version = req.version;
-  for (const Header& h : req.headers()) o.headers.emplace_back(h.name, h.value);
-  o.content_length = req.content_length;
-  o.chunked = req.chunked;
-  o.keep_alive = req.keep_alive;
-  o.expect_continue = req.expect_continue;
-  o.body = std::string(req.body);
-  return o;
-}
+// One non-kNeedMore result, comparable across runs over different buffers.
+using Outcome = coronet::http::Snapshot;
+using coronet::http::snap;
 
 // Everything a run over one input produced.
 struct Run {
@@ -308,7 +251,7 @@ void check_result(const Result& r, const Request& req, const Parser& parser,
       return;
     }
   }
-  violated("unknown ParseStatus", __LINE__);
+  coronet::testing::fuzz::violated("unknown ParseStatus", __FILE__, __LINE__);
 }
 
 int hex_digit(char c) {
@@ -394,7 +337,7 @@ Run parse_whole(std::string_view input, const Limits& limits) {
       break;
     }
     if (r.complete()) check_against_input(req, r.consumed, rest, input.substr(start));
-    run.outcomes.push_back(snapshot(r, req));
+    run.outcomes.push_back(snap(r, req));
     if (r.error()) break;
     start += r.consumed;
   }
@@ -414,7 +357,7 @@ Run parse_bytewise(std::string_view input, const Limits& limits) {
       const Result r = parser.parse(rest, req);
       check_result(r, req, parser, rest, limits);
       if (r.need_more()) break;
-      run.outcomes.push_back(snapshot(r, req));
+      run.outcomes.push_back(snap(r, req));
       if (r.error()) return run;
       start += r.consumed;
     }
@@ -451,7 +394,7 @@ Run parse_moving(std::string_view input, const Limits& limits, Pieces pieces) {
       const Result r = parser.parse(rest, req);
       check_result(r, req, parser, rest, limits);
       if (r.need_more()) break;
-      run.outcomes.push_back(snapshot(r, req));
+      run.outcomes.push_back(snap(r, req));
       if (r.error()) return run;
       start += r.consumed;
     }
@@ -480,7 +423,7 @@ void check_same(const Run& a, const Run& b, const char* what) {
     std::fprintf(stderr, "  #%zu: %s | %s\n", i, show(a.outcomes, i).c_str(),
                  show(b.outcomes, i).c_str());
   }
-  violated(what, __LINE__);
+  coronet::testing::fuzz::violated(what, __FILE__, __LINE__);
 }
 
 }  // namespace
@@ -492,7 +435,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const Run whole = parse_whole(input, config.limits);
   check_same(whole, parse_bytewise(input, config.limits), "whole vs byte by byte");
-  check_same(whole, parse_moving(input, config.limits, Pieces(config.piece_seed)),
+  check_same(whole, parse_moving(input, config.limits, Pieces(config.piece_seed, 256)),
              "whole vs moving pieces");
   return 0;
 }

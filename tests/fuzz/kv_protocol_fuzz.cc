@@ -29,8 +29,11 @@
 
 #include "examples/kv/protocol.h"
 #include "examples/kv/store.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace {
+
+using coronet::testing::fuzz::Pieces;
 
 using coronet::kv::Command;
 using coronet::kv::kMaxKeyLength;
@@ -41,16 +44,6 @@ using coronet::kv::ParseResult;
 using coronet::kv::ParseStatus;
 using coronet::kv::Store;
 using coronet::kv::StoreResult;
-
-[[noreturn]] void violated(const char* what, int line) {
-  std::fprintf(stderr, "kv_protocol_fuzz.cc:%d: invariant violated: %s\n", line, what);
-  std::abort();
-}
-
-#define FUZZ_CHECK(cond)                    \
-  do {                                      \
-    if (!(cond)) violated(#cond, __LINE__); \
-  } while (false)
 
 // --- configuration --------------------------------------------------------------------------
 
@@ -71,25 +64,6 @@ Config take_config(std::span<const std::uint8_t>& data) {
   }
   return c;
 }
-
-// Read sizes for the piecewise run: 1..32 bytes, or 1..512 when the seed's high bit is set.
-class Pieces {
- public:
-  explicit Pieces(std::uint8_t seed)
-      : state_(0x9e3779b9u ^ (seed * 0x01000193u)),
-        max_((seed & 0x80) != 0 ? 512u : 1u + (seed & 31u)) {}
-
-  std::size_t next() {
-    state_ ^= state_ << 13;
-    state_ ^= state_ >> 17;
-    state_ ^= state_ << 5;
-    return 1 + state_ % max_;
-  }
-
- private:
-  std::uint32_t state_;
-  std::uint32_t max_;
-};
 
 // --- outcomes -------------------------------------------------------------------------------
 
@@ -278,7 +252,7 @@ void check_result(const ParseResult& r, const Command& cmd, std::span<const char
       FUZZ_CHECK(cmd.nkeys == 0 && cmd.data.empty() && r.consumed == lf + 1);
       return;
   }
-  violated("unknown Op", __LINE__);
+  coronet::testing::fuzz::violated("unknown Op", __FILE__, __LINE__);
 }
 
 // --- serving: the session loop of kv.cc, over given buffers ---------------------------------
@@ -471,7 +445,7 @@ void check_same(const Run& a, const Run& b) {
     std::fprintf(stderr, "  #%zu: %s | %s\n", i, show(a.outcomes, i).c_str(),
                  show(b.outcomes, i).c_str());
   }
-  violated("whole vs moving pieces", __LINE__);
+  coronet::testing::fuzz::violated("whole vs moving pieces", __FILE__, __LINE__);
 }
 
 }  // namespace
@@ -481,6 +455,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Config config = take_config(bytes);
   const std::string_view input(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   const Run whole = serve_whole(input, config.max_value);
-  check_same(whole, serve_moving(input, config.max_value, Pieces(config.piece_seed)));
+  check_same(whole, serve_moving(input, config.max_value, Pieces(config.piece_seed, 512)));
   return 0;
 }

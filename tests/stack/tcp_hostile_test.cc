@@ -336,6 +336,41 @@ TEST(TcpHostile, BadIpv4HeaderChecksumIsDropped) {
   v.check_alive("bad IPv4 checksum");
 }
 
+// RFC 1122 §4.2.3.10: TCP is unicast only; a segment to a broadcast or multicast address is
+// silently discarded: no SYN-ACK and no RST to a whole subnet. (Found by tests/fuzz/frame_fuzz:
+// a segment to the subnet's broadcast address was answered with a RST.)
+TEST(TcpHostile, SegmentsToABroadcastOrMulticastAddressAreDropped) {
+  Victim v;
+  for (const stack::Ipv4Address dst :
+       {stack::Ipv4Address(198, 18, 0, 255), stack::Ipv4Address(255, 255, 255, 255),
+        stack::Ipv4Address(224, 0, 0, 1)}) {
+    // The victim's own 4-tuple (data at RCV.NXT), a SYN to the listening port, and a segment to
+    // a closed port (which would otherwise get a RST).
+    using Probe = std::pair<std::uint8_t, std::uint16_t>;  // flags, destination port
+    for (const auto& [flags, port] : {Probe{flag::kAck | flag::kPsh, kPort}, Probe{flag::kSyn, kPort},
+                                      Probe{flag::kAck, 81}}) {
+      auto t = tcp_bytes(Seg{.flags = flags,
+                             .seq = v.peer_nxt,
+                             .ack = v.our_nxt,
+                             .payload = flags == flag::kSyn ? std::vector<std::byte>{} : evil()});
+      stack::store_be16(t.data() + 2, port);
+      stack::store_be16(t.data() + 16, 0);
+      stack::store_be16(t.data() + 16,
+                        stack::tcp::tcp_checksum(TcpScript::kPeerAddr.raw(), dst.raw(), t));
+      auto f = ip_frame(t);
+      stack::store_be32(f.data() + kIp + 16, dst.raw());
+      fix_ip_checksum(f);
+      inject(v.s, f);
+      EXPECT_EQ(v.s.pending_sent(), 0u) << dst.to_string() << " flags " << int{flags};
+    }
+  }
+  // Multicast stops at IPv4 (no group joined, RFC 1112 level 0); the broadcasts reach TCP.
+  EXPECT_EQ(v.s.engine.ipv4().stats().rx_not_for_us, 3u);
+  EXPECT_EQ(v.s.tcp.stats().rx_not_unicast, 6u);
+  EXPECT_EQ(v.s.tcp.stats().tx_rst, 0u);
+  v.check_alive("segments to broadcast addresses");
+}
+
 TEST(TcpHostile, BadTcpChecksumIsDropped) {
   Victim v;
   v.s.send(Seg{.flags = flag::kAck | flag::kPsh,
