@@ -11,6 +11,7 @@
 #include "coro/when_all.h"
 #include "coro/when_any.h"
 #include "stack/net/bytes.h"
+#include "tests/stack/sim_rng.h"
 
 namespace coronet::soak {
 namespace {
@@ -24,30 +25,7 @@ constexpr std::uint64_t kLongIdBase = std::uint64_t{1} << 62;
 constexpr std::size_t kHeaderSize = 16;
 constexpr std::uint64_t kStalledBytes = 4u << 20;  // far beyond both buffers (2 x 256 KiB)
 
-// std::mt19937_64 (its output is fixed by the standard) with multiply-shift ranges.
-class Rng {
- public:
-  explicit Rng(std::uint64_t seed) : gen_(seed) {}
-  std::uint64_t next() { return gen_(); }
-  std::uint64_t below(std::uint64_t n) {
-    return static_cast<std::uint64_t>((static_cast<unsigned __int128>(gen_()) * n) >> 64);
-  }
-  std::uint64_t between(std::uint64_t lo, std::uint64_t hi) { return lo + below(hi - lo + 1); }
-  double unit() { return static_cast<double>(gen_() >> 11) * 0x1.0p-53; }
-  bool chance(double p) { return unit() < p; }
-  std::uint64_t log_between(std::uint64_t lo, std::uint64_t hi) {
-    const double l = std::log(static_cast<double>(lo));
-    const double h = std::log(static_cast<double>(hi) + 1.0);
-    return std::clamp(static_cast<std::uint64_t>(std::exp(l + (h - l) * unit())), lo, hi);
-  }
-  Duration duration(Duration lo, Duration hi) {
-    return Duration(static_cast<Duration::rep>(
-        between(static_cast<std::uint64_t>(lo.count()), static_cast<std::uint64_t>(hi.count()))));
-  }
-
- private:
-  std::mt19937_64 gen_;
-};
+using Rng = testing::SimRng;
 
 std::uint64_t mix(std::uint64_t x) {
   x ^= x >> 31;

@@ -213,6 +213,15 @@ class Victim {
         Seg{.flags = flag::kAck, .seq = peer_nxt, .ack = our_nxt, .window = wnd, .options = opts()},
         kPort);
   }
+  // The app writes `data` with Nagle off and it leaves at once; returns whether the write went
+  // in. The segments stay in the device's sent list (drain() them to "lose" them).
+  bool write_now(std::span<const std::byte> data) {
+    if (!conn.set_no_delay(true).has_value()) return false;
+    if (!s.v.reactor.block_on(conn.write(data)).has_value()) return false;
+    s.settle();
+    return true;
+  }
+
   void drain() {
     while (s.next_sent()) {
     }
@@ -617,10 +626,8 @@ TEST(TcpHostile, TinyMssOnTheSynIsFlooredAndDataStillFlows) {
     SCOPED_TRACE("MSS " + std::to_string(mss));
     Victim v(TcpConfig{}, TcpOptions{.mss = mss});
     EXPECT_EQ(v.s.tcp.stats().rx_bad_options, 1u);
-    ASSERT_TRUE(v.conn.set_no_delay(true).has_value());
     const auto data = pattern_bytes(1000);
-    ASSERT_TRUE(v.s.v.reactor.block_on(v.conn.write(data)).has_value());
-    v.s.settle();
+    ASSERT_TRUE(v.write_now(data));
     std::size_t max_seg = 0;
     std::size_t min_seg = ~std::size_t{0};
     EXPECT_EQ(v.receive(data.size(), 65535, &max_seg, &min_seg), data);
@@ -777,10 +784,8 @@ TEST(TcpHostile, BlindDataInjectionWithAnOldAckIsDropped) {
 // SND.NXT), then send an ACK, drop the segment, and return." SND.UNA stays: the data is resent.
 TEST(TcpHostile, AckForUnsentDataIsAnsweredAndDropped) {
   Victim v;
-  ASSERT_TRUE(v.conn.set_no_delay(true).has_value());
   const auto data = bytes_of("abc");
-  ASSERT_TRUE(v.s.v.reactor.block_on(v.conn.write(data)).has_value());
-  v.s.settle();
+  ASSERT_TRUE(v.write_now(data));
   v.drain();
   for (std::uint32_t ahead : {4u, 1000u, 0x40000000u}) {
     v.s.send(Seg{.flags = flag::kAck | flag::kPsh,
@@ -1027,9 +1032,7 @@ TEST(TcpHostile, OneByteWindowSlowReaderIsServedByTheSwsOverrideOnly) {
 // and is ignored (counted); so is one for a connection that does not exist.
 TEST(TcpHostile, IcmpErrorsQuotingSequenceNumbersNotInFlightAreIgnored) {
   Victim v;
-  ASSERT_TRUE(v.conn.set_no_delay(true).has_value());
-  ASSERT_TRUE(v.s.v.reactor.block_on(v.conn.write(bytes_of("in flight"))).has_value());
-  v.s.settle();
+  ASSERT_TRUE(v.write_now(bytes_of("in flight")));
   v.drain();
   const std::uint32_t una = v.our_nxt;
   const std::uint32_t nxt = una + 9;
@@ -1058,10 +1061,8 @@ TEST(TcpHostile, IcmpErrorsQuotingSequenceNumbersNotInFlightAreIgnored) {
 // to 536, no further. Below 68 the report is not a usable MTU and changes nothing.
 TEST(TcpHostile, FragmentationNeededWithATinyMtuStopsAtTheFloor) {
   Victim v;
-  ASSERT_TRUE(v.conn.set_no_delay(true).has_value());
   const auto data = pattern_bytes(3000);
-  ASSERT_TRUE(v.s.v.reactor.block_on(v.conn.write(data)).has_value());
-  v.s.settle();
+  ASSERT_TRUE(v.write_now(data));
   v.drain();  // "lost" at the router
   inject(v.s, icmp_error_frame(3, 4, 20, v.our_nxt));
   EXPECT_EQ(v.s.tcp.stats().pmtu_reductions, 0u);
@@ -1083,9 +1084,7 @@ TEST(TcpHostile, FragmentationNeededWithATinyMtuStopsAtTheFloor) {
 // Parameter problem and other types change nothing.
 TEST(TcpHostile, HardIcmpErrorsOnAnEstablishedConnectionAreSoft) {
   Victim v;
-  ASSERT_TRUE(v.conn.set_no_delay(true).has_value());
-  ASSERT_TRUE(v.s.v.reactor.block_on(v.conn.write(bytes_of("in flight"))).has_value());
-  v.s.settle();
+  ASSERT_TRUE(v.write_now(bytes_of("in flight")));
   v.drain();
   const std::uint32_t seq = v.our_nxt;
   inject(v.s, icmp_error_frame(3, 2, 0, seq));   // protocol unreachable

@@ -39,6 +39,7 @@
 #include "coro/when_all.h"
 #include "coro/when_any.h"
 #include "tests/stack/sim_hosts.h"
+#include "tests/stack/sim_rng.h"
 
 namespace coronet::testing {
 namespace {
@@ -70,33 +71,7 @@ constexpr Duration kDrainLimit = std::chrono::minutes(30);
 // bytes. TCP only compares sequence numbers relative to each other, so runs come out identical
 // (checked), but a replay that differs from the failing run would point there first.
 
-class Rng {
- public:
-  explicit Rng(std::uint64_t seed) : gen_(seed) {}
-  std::uint64_t next() { return gen_(); }
-  // Uniform in [0, n).
-  std::uint64_t below(std::uint64_t n) {
-    return static_cast<std::uint64_t>((static_cast<unsigned __int128>(gen_()) * n) >> 64);
-  }
-  // Uniform in [lo, hi].
-  std::uint64_t between(std::uint64_t lo, std::uint64_t hi) { return lo + below(hi - lo + 1); }
-  double unit() { return static_cast<double>(gen_() >> 11) * 0x1.0p-53; }
-  double uniform(double lo, double hi) { return lo + (hi - lo) * unit(); }
-  bool chance(double p) { return unit() < p; }
-  // Log-uniform in [lo, hi]: small values as likely per octave as large ones.
-  std::uint64_t log_between(std::uint64_t lo, std::uint64_t hi) {
-    double v = std::exp(
-        uniform(std::log(static_cast<double>(lo)), std::log(static_cast<double>(hi) + 1.0)));
-    return std::clamp(static_cast<std::uint64_t>(v), lo, hi);
-  }
-  Duration log_duration(Duration lo, Duration hi) {
-    return Duration(static_cast<Duration::rep>(log_between(
-        static_cast<std::uint64_t>(lo.count()), static_cast<std::uint64_t>(hi.count()))));
-  }
-
- private:
-  std::mt19937_64 gen_;
-};
+using Rng = SimRng;
 
 std::string ms(Duration d) {
   char buf[32];
