@@ -120,17 +120,7 @@ int main(int argc, char** argv) {
               "coronet_bulk [--seconds=S] [--warmup=S] [--chunk=BYTES] [--cpus=RECEIVER,SENDER] "
               "[--json]");
   const std::vector<std::byte> pattern = make_pattern(static_cast<std::size_t>(p.chunk));
-  nic::ShmWireConfig wc;
-  wc.name = "bulk";
-  wc.slots = 1024;
-  wc.mac_a = nic::MacAddress{{0x02, 0, 0, 0, 0, 1}};
-  wc.mac_b = nic::MacAddress{{0x02, 0, 0, 0, 0, 2}};
-  wc.pool = {.count = 8192, .buffer_size = 2048, .headroom = 128};
-  auto wire = nic::ShmWire::create(wc);
-  if (!wire) {
-    std::fprintf(stderr, "shm wire: %s\n", wire.error().message().c_str());
-    return 1;
-  }
+  auto wire = ct::shm_wire_or_exit("bulk", 1024, 8192);
 
   Shared sh;
   SenderResult sr;
@@ -139,7 +129,7 @@ int main(int argc, char** argv) {
   // anything is sent (see ShmCore).
   std::thread receiver([&] {
     (void)pin_slot(p.cpus, 0);
-    ct::ShmCore core(**wire, (*wire)->b(), kReceiver, 0);
+    ct::ShmCore core(*wire, wire->b(), kReceiver, 0);
     auto l = stack::tcp::listen(core.tcp, kPort);
     if (!l) {
       std::fprintf(stderr, "listen: %s\n", l.error().message().c_str());
@@ -155,7 +145,7 @@ int main(int argc, char** argv) {
   std::thread sender([&] {
     (void)pin_slot(p.cpus, 1);
     while (sh.built.load(std::memory_order_acquire) != 1) std::this_thread::yield();
-    ct::ShmCore core(**wire, (*wire)->a(), kSender, 0);
+    ct::ShmCore core(*wire, wire->a(), kSender, 0);
     sh.built.fetch_add(1, std::memory_order_acq_rel);
     while (!sh.go.load(std::memory_order_acquire)) std::this_thread::yield();
     const double cpu0 = thread_cpu_seconds();
@@ -175,7 +165,7 @@ int main(int argc, char** argv) {
   sender.join();
   receiver.join();
   const std::uint64_t wire_rx_drops =
-      (*wire)->a().rx_stats(0).drops + (*wire)->b().rx_stats(0).drops;
+      wire->a().rx_stats(0).drops + wire->b().rx_stats(0).drops;
 
   const std::string failure = rr.failure(sr.sent, sr.error);
   Json record = bulk_record("coronet_bulk", "coronet", "shm_wire", p);

@@ -281,17 +281,7 @@ int main(int argc, char** argv) {
                             {"--spin-us=", zero_or_positive(p.spin_us)}}),
               "httpd_wire_bench [--connections=N] [--pipeline=D] [--seconds=S] [--warmup=S] "
               "[--spin-us=US] [--cpus=SERVER,CLIENT] [--json]");
-  nic::ShmWireConfig wc;
-  wc.name = "httpd";
-  wc.slots = 2048;
-  wc.mac_a = nic::MacAddress{{0x02, 0, 0, 0, 0, 1}};
-  wc.mac_b = nic::MacAddress{{0x02, 0, 0, 0, 0, 2}};
-  wc.pool = {.count = 8192, .buffer_size = 2048, .headroom = 128};
-  auto wire = nic::ShmWire::create(wc);
-  if (!wire) {
-    std::fprintf(stderr, "shm wire: %s\n", wire.error().message().c_str());
-    return 1;
-  }
+  auto wire = ct::shm_wire_or_exit("httpd", 2048, 8192);
   const coro::Duration spin = p.spin_us >= 0 ? coro::Duration(std::chrono::microseconds(p.spin_us))
                                              : coro::ReactorOptions{}.spin_before_sleep;
   const http::Router router = http::Router::with_defaults();
@@ -303,7 +293,7 @@ int main(int argc, char** argv) {
   // is sent (see ShmCore).
   std::thread server([&] {
     (void)pin_slot(p.cpus, 0);
-    ct::ShmCore core(**wire, (*wire)->b(), kServer, 0, {}, spin);
+    ct::ShmCore core(*wire, wire->b(), kServer, 0, {}, spin);
     Stack stack = Stack::user(core.tcp);
     core.reactor.spawn(http::serve(stack, kPort, router, server_config));
     core.reactor.spawn(cpu_window(sh, sh.server_cpu_window));
@@ -316,7 +306,7 @@ int main(int argc, char** argv) {
   std::thread client([&] {
     (void)pin_slot(p.cpus, 1);
     while (sh.built.load(std::memory_order_acquire) != 1) std::this_thread::yield();
-    ct::ShmCore core(**wire, (*wire)->a(), kClient, 0, {}, spin);
+    ct::ShmCore core(*wire, wire->a(), kClient, 0, {}, spin);
     Stack stack = Stack::user(core.tcp);
     sh.built.fetch_add(1, std::memory_order_acq_rel);
     core.reactor.block_on(client_main(stack, p, sh, cr));

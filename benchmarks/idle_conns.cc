@@ -447,17 +447,8 @@ int main(int argc, char** argv) {
   if (auto sizes = tcp::check_buffer_sizes({p.sndbuf, p.rcvbuf}); !sizes) {
     fail(2, "buffer sizes: %s", sizes.error().message().c_str());
   }
-  nic::ShmWireConfig wc;
-  wc.name = "idle";
-  wc.slots = 4096;  // a connect burst of --window SYNs (or SYN-ACKs, ACKs) fits a ring
-  wc.mac_a = nic::MacAddress{{0x02, 0, 0, 0, 0, 1}};
-  wc.mac_b = nic::MacAddress{{0x02, 0, 0, 0, 0, 2}};
-  wc.pool = {.count = 16384, .buffer_size = 2048, .headroom = 128};
-  auto wire = nic::ShmWire::create(wc);
-  if (!wire) {
-    std::fprintf(stderr, "shm wire: %s\n", wire.error().message().c_str());
-    return 1;
-  }
+  // 4096 slots: a connect burst of --window SYNs (or SYN-ACKs, ACKs) fits a ring.
+  auto wire = ct::shm_wire_or_exit("idle", 4096, 16384);
   std::fprintf(stderr,
                "idle_conns: %ld connections over %ld server ports (%ld each), %ld connects in "
                "flight, buffers send %zu / recv %zu (0: default)\n",
@@ -480,7 +471,7 @@ int main(int argc, char** argv) {
   // is sent (see ShmCore).
   std::thread server([&] {
     (void)pin_slot(p.cpus, 0);
-    ct::ShmCore core(**wire, (*wire)->b(), kServer, 0);
+    ct::ShmCore core(*wire, wire->b(), kServer, 0);
     std::vector<tcp::Listener> listeners;
     listeners.reserve(static_cast<std::size_t>(p.ports));
     for (long k = 0; k < p.ports; ++k) {
@@ -518,7 +509,7 @@ int main(int argc, char** argv) {
   std::thread client([&] {
     (void)pin_slot(p.cpus, 1);
     while (sh.built.load(std::memory_order_acquire) != 1) std::this_thread::yield();
-    ct::ShmCore core(**wire, (*wire)->a(), kClient, 0);
+    ct::ShmCore core(*wire, wire->a(), kClient, 0);
     conns.resize(static_cast<std::size_t>(p.conns));
     sh.built.fetch_add(1, std::memory_order_acq_rel);
     core.reactor.block_on(client_main(core, p, per_port, sh, conns, cr));
@@ -536,8 +527,8 @@ int main(int argc, char** argv) {
   client.join();
   sh.server_reactor.load(std::memory_order_acquire)->stop();  // (Reactor::stop: any thread)
   server.join();
-  wire_drops = (*wire)->a().tx_stats(0).drops + (*wire)->b().tx_stats(0).drops +
-               (*wire)->a().rx_stats(0).drops + (*wire)->b().rx_stats(0).drops;
+  wire_drops = wire->a().tx_stats(0).drops + wire->b().tx_stats(0).drops +
+               wire->a().rx_stats(0).drops + wire->b().rx_stats(0).drops;
 
   const ServerSnapshot& s1 = sh.snap[1];
   const ServerSnapshot& s2 = sh.snap[2];

@@ -173,20 +173,10 @@ Outcome run_once(const Config& cfg, const Params& p, int conns, double seconds) 
   const nic::rss::Reta client_reta = nic::rss::Reta::round_robin(cfg.clients);
   const nic::rss::Reta server_reta = nic::rss::Reta::round_robin(cfg.servers);
   const nic::rss::PortSelector selector(hash, client_reta);
-  nic::ShmWireConfig wc;
-  wc.name = "scale";
-  wc.slots = 1024;
-  wc.queues = std::max(cfg.servers, cfg.clients);
-  wc.mac_a = nic::MacAddress{{0x02, 0, 0, 0, 0, 1}};
-  wc.mac_b = nic::MacAddress{{0x02, 0, 0, 0, 0, 2}};
-  wc.pool = {.count = 8192, .buffer_size = 2048, .headroom = 128};
-  wc.steer_a = ct::rss_steering(hash, client_reta);
-  wc.steer_b = ct::rss_steering(hash, server_reta);
-  auto wire = nic::ShmWire::create(wc);
-  if (!wire) {
-    std::fprintf(stderr, "shm wire: %s\n", wire.error().message().c_str());
-    std::exit(1);
-  }
+  const auto queues = static_cast<std::uint16_t>(std::max(cfg.servers, cfg.clients));
+  auto wire = ct::shm_wire_or_exit("scale", 1024, 8192, queues,
+                                   ct::rss_steering(hash, client_reta),
+                                   ct::rss_steering(hash, server_reta));
   const int parties = cfg.servers + cfg.clients;
   const coro::Duration spin = std::chrono::microseconds(
       p.spin_us >= 0
@@ -216,7 +206,7 @@ Outcome run_once(const Config& cfg, const Params& p, int conns, double seconds) 
     threads.emplace_back([&, q] {
       pin_engine(p, q);
       gate.wait_turn(q);
-      ct::ShmCore core(**wire, (*wire)->b(), kServer, q, {}, spin);
+      ct::ShmCore core(*wire, wire->b(), kServer, q, {}, spin);
       auto l = stack::tcp::listen(core.tcp, kPort, {.backlog = 4096});
       if (!l) std::abort();
       core.reactor.spawn(ct::short_echo_server(*l, &out.served_by[q], p.bytes));
@@ -235,7 +225,7 @@ Outcome run_once(const Config& cfg, const Params& p, int conns, double seconds) 
     threads.emplace_back([&, c] {
       pin_engine(p, cfg.servers + c);
       gate.wait_turn(cfg.servers + c);
-      ct::ShmCore core(**wire, (*wire)->a(), kClient, c, {}, spin);
+      ct::ShmCore core(*wire, wire->a(), kClient, c, {}, spin);
       if (cfg.clients > 1) core.tcp.set_port_selector(&selector);
       gate.built();
       gate.wait_all();
@@ -291,8 +281,8 @@ Outcome run_once(const Config& cfg, const Params& p, int conns, double seconds) 
   for (int n : primed_ok) out.served -= n;  // the priming connections are not part of the run
   for (auto m : misrouted) out.misrouted += m;
   for (auto r : rtos) out.client_rtos += r;
-  for (std::uint16_t q = 0; q < wc.queues; ++q) {
-    out.wire_drops += (*wire)->a().tx_stats(q).drops + (*wire)->b().tx_stats(q).drops;
+  for (std::uint16_t q = 0; q < queues; ++q) {
+    out.wire_drops += wire->a().tx_stats(q).drops + wire->b().tx_stats(q).drops;
   }
   return out;
 }

@@ -1,6 +1,8 @@
 #include "tests/stack/sim_hosts.h"
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -140,6 +142,26 @@ coro::Task<int> short_echo_client(stack::tcp::TcpLayer& tcp, stack::Endpoint to,
     (void)co_await c->close();
   }
   co_return ok;
+}
+
+std::unique_ptr<nic::ShmWire> shm_wire_or_exit(const char* name, std::uint32_t slots,
+                                               std::uint32_t buffers, std::uint16_t queues,
+                                               nic::SteeringFn steer_a, nic::SteeringFn steer_b) {
+  nic::ShmWireConfig wc;
+  wc.name = name;
+  wc.slots = slots;
+  wc.queues = queues;
+  wc.mac_a = nic::MacAddress{{0x02, 0, 0, 0, 0, 1}};
+  wc.mac_b = nic::MacAddress{{0x02, 0, 0, 0, 0, 2}};
+  wc.pool = {.count = buffers, .buffer_size = 2048, .headroom = 128};
+  wc.steer_a = std::move(steer_a);
+  wc.steer_b = std::move(steer_b);
+  auto wire = nic::ShmWire::create(wc);
+  if (!wire) {
+    std::fprintf(stderr, "shm wire: %s\n", wire.error().message().c_str());
+    std::exit(1);
+  }
+  return std::move(*wire);
 }
 
 }  // namespace coronet::testing

@@ -102,6 +102,14 @@ struct ShmCore {
   stack::tcp::TcpLayer tcp;
 };
 
+// The shared-memory wire the ShmCore benchmarks use: end a is MAC 02:00:00:00:00:01, end b
+// ...:02, `slots` per ring, `buffers` packets (2048 bytes, 128 headroom) per rx pool. Prints the
+// error and exits when the wire cannot be made (a benchmark cannot go on without it).
+std::unique_ptr<nic::ShmWire> shm_wire_or_exit(const char* name, std::uint32_t slots,
+                                               std::uint32_t buffers, std::uint16_t queues = 1,
+                                               nic::SteeringFn steer_a = {},
+                                               nic::SteeringFn steer_b = {});
+
 // Connects to `to` and reads once: what the peer's immediate close or reset looks like.
 coro::Task<Result<std::size_t>> connect_and_read(stack::tcp::TcpLayer& tcp, stack::Endpoint to);
 
