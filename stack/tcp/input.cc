@@ -544,7 +544,10 @@ bool TcpLayer::process_ack(Tcb& t, const TcpHeader& h, std::uint32_t plen) {
   if (peer_wnd > 0) t.persist_backoff = 0;
   switch (t.state) {
     case State::kFinWait1:
-      if (fin_acked) t.state = State::kFinWait2;
+      if (fin_acked) {
+        t.state = State::kFinWait2;
+        arm_fin_wait_2_timeout(t);  // only if the user closed (TcpConfig::fin_wait_2_timeout)
+      }
       break;
     case State::kClosing:
       if (fin_acked) enter_time_wait(t);

@@ -49,6 +49,11 @@ struct TcpConfig {
   coro::Duration max_rto = std::chrono::seconds(60);        // RFC 6298 §2.5
   coro::Duration delayed_ack = std::chrono::milliseconds(40);  // RFC 1122 §4.2.3.2: <= 500 ms
   coro::Duration msl = std::chrono::seconds(30);            // TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2)
+  // A connection the user closed (close() or the handle dropped) waits this long in FIN-WAIT-2
+  // for the peer's FIN, then goes away silently (Linux's tcp_fin_timeout). RFC 9293 lets
+  // FIN-WAIT-2 last forever, but then a peer that acknowledges our FIN and never sends its own
+  // pins a TCB for good, and many such peers pin the core's memory. Zero: wait forever.
+  coro::Duration fin_wait_2_timeout = std::chrono::seconds(60);
   unsigned max_syn_retries = 7;  // 1+2+...+64 s = 127 s, then 64 more: >= 3 min (RFC 9293 MUST-23)
   unsigned max_retries = 12;              // data retransmissions before the connection times out
   std::size_t max_time_wait = 65536;      // beyond this the oldest TIME-WAIT is recycled (counted)

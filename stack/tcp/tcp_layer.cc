@@ -55,7 +55,10 @@ void rack_fired(coro::TimerNode* n) {
 }
 void timewait_fired(coro::TimerNode* n) {
   Tcb* t = static_cast<Tcb::Timer*>(n)->tcb;
-  t->layer.set_closed(*t, std::nullopt);  // RFC 9293 §3.10.8: 2*MSL elapsed
+  // FIN-WAIT-2 of a closed connection: the peer never sent its FIN (TcpConfig::
+  // fin_wait_2_timeout). Otherwise RFC 9293 §3.10.8: 2*MSL of TIME-WAIT elapsed.
+  if (t->state == State::kFinWait2) ++t->layer.mutable_stats().fin_wait_2_timeouts;
+  t->layer.set_closed(*t, std::nullopt);
 }
 }  // namespace
 
@@ -368,7 +371,16 @@ void TcpLayer::release(Tcb* t) {
   t->user_attached = false;
   t->user_closed = true;
   if (t->state != State::kClosed && t->state != State::kTimeWait) shutdown_send(t);
+  if (t->state == State::kFinWait2) arm_fin_wait_2_timeout(*t);
   if (t->state == State::kClosed) mark_output(t);  // freed at the next flush
+}
+
+void TcpLayer::arm_fin_wait_2_timeout(Tcb& t) {
+  if (config_.fin_wait_2_timeout.count() == 0 || !t.user_closed || t.timewait_timer.armed()) {
+    return;
+  }
+  engine_.reactor().arm_timer(t.timewait_timer,
+                              engine_.reactor().now() + config_.fin_wait_2_timeout);
 }
 
 void TcpLayer::mark_output(Tcb* t) {

@@ -96,6 +96,7 @@ struct TcpStats {
   std::uint64_t nagle_delays = 0;  // small segments held back until an ACK (RFC 896)
   std::uint64_t sws_delays = 0;    // window-limited small segments held back (RFC 1122 §4.2.3.4)
   std::uint64_t keepalive_timeouts = 0;
+  std::uint64_t fin_wait_2_timeouts = 0;  // closed connections whose peer never sent its FIN
   std::uint64_t connections_opened = 0;   // active + passive, reached ESTABLISHED
   std::uint64_t connections_reset = 0;
   std::uint64_t connections_timed_out = 0;
@@ -181,6 +182,9 @@ class TcpLayer {
   void set_keepalive(Tcb& t, coro::Duration idle, coro::Duration interval, unsigned count);
   void send_window_probe(Tcb& t);
   void enter_time_wait(Tcb& t);
+  // A user-closed connection in FIN-WAIT-2 gets TcpConfig::fin_wait_2_timeout (on the TIME-WAIT
+  // timer, which FIN-WAIT-2 does not otherwise use).
+  void arm_fin_wait_2_timeout(Tcb& t);
   void set_closed(Tcb& t, std::optional<Errc> error);
   void established(Tcb& t);
   std::uint16_t advertised_window(Tcb& t, bool syn);

@@ -478,6 +478,52 @@ TEST(TcpRobustness, DataDuringCloseResetsInsteadOfStalling) {
   EXPECT_EQ(closed->error().code(), Errc::kConnectionAborted);
 }
 
+// A peer that acknowledges our FIN and never sends its own must not pin a closed connection's
+// TCB forever (TcpConfig::fin_wait_2_timeout, Linux's tcp_fin_timeout): after the timeout the
+// connection goes away silently. A half-closed connection whose user still holds the handle
+// (shutdown(), still reading) is left alone: RFC 9293 lets FIN-WAIT-2 last as long as the user
+// wants.
+TEST(TcpRobustness, ClosedConnectionLeavesFinWait2AfterTheTimeout) {
+  TcpScript s;
+  auto e = s.establish(kPort);
+  std::optional<Result<void>> closed;
+  auto closer = [&]() -> coro::Task<void> { closed = co_await e.conn.close(); };
+  s.v.reactor.spawn(closer());
+  s.settle();
+  auto fin = s.next_sent();
+  ASSERT_TRUE(fin.has_value());
+  ASSERT_TRUE(fin->has(flag::kFin));
+  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = e.our_iss + 2}, kPort);  // FIN acked
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_TRUE(closed->has_value());
+  EXPECT_EQ(s.tcp.connection_count(), 1u);  // FIN-WAIT-2, waiting for the peer's FIN
+  s.advance(59s);
+  EXPECT_EQ(s.tcp.connection_count(), 1u);
+  s.advance(2s);
+  EXPECT_EQ(s.tcp.connection_count(), 0u);
+  EXPECT_EQ(s.tcp.stats().fin_wait_2_timeouts, 1u);
+  EXPECT_EQ(s.pending_sent(), 0u);  // silently: no RST
+}
+
+TEST(TcpRobustness, HalfClosedConnectionStaysInFinWait2WhileItsUserReads) {
+  TcpScript s;
+  auto e = s.establish(kPort);
+  ASSERT_TRUE(e.conn.shutdown().has_value());
+  s.settle();
+  auto fin = s.next_sent();
+  ASSERT_TRUE(fin.has_value());
+  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = e.our_iss + 2}, kPort);
+  EXPECT_EQ(e.conn.state(), State::kFinWait2);
+  s.advance(10min);
+  EXPECT_EQ(e.conn.state(), State::kFinWait2);
+  EXPECT_EQ(s.tcp.stats().fin_wait_2_timeouts, 0u);
+  // Dropping the handle now starts the timeout.
+  e.conn = stack::tcp::Connection();
+  s.advance(61s);
+  EXPECT_EQ(s.tcp.connection_count(), 0u);
+  EXPECT_EQ(s.tcp.stats().fin_wait_2_timeouts, 1u);
+}
+
 // A reader suspended in read() while another coroutine closes the connection is woken with an
 // answer, and the TCB outlives it (no use after free under ASan).
 TEST(TcpRobustness, ReaderSuspendedDuringCloseIsWokenSafely) {
