@@ -3,45 +3,32 @@
 # by real clients from the kernel side: curl (GET, POST, HEAD, errors), ab -k (keep-alive), wrk
 # with 16-deep pipelining. Every response must be right and both engines must have served.
 # Needs root, curl, ab (apache2-utils) and wrk (tools/setup installs them).
+# Args: httpd_server pipeline.lua lib.sh
 set -euo pipefail
 server=$1
 lua=$2
-ns="coronet-httpd-$$"
+source "$3"
 ifc="cnhttp0"
-log=$(mktemp)
-pid=""
-cleanup() {
-  if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
-  ip netns del "$ns" 2>/dev/null || true
-  rm -f "$log"
-}
-trap cleanup EXIT
-in_ns() { ip netns exec "$ns" "$@"; }
 fail() { echo "FAIL: $*"; cat "$log"; exit 1; }
 
-ip netns add "$ns"
+ns_init httpd
+log=$(ns_tmpfile)
 # (not through in_ns: $! must be the server itself, which `ip netns exec` becomes)
-ip netns exec "$ns" "$server" --nic="tap:$ifc" --addr=198.18.7.2/24 --port=80 --cores=2 \
+ip netns exec "$NS" "$server" --nic="tap:$ifc" --addr=198.18.7.2/24 --port=80 --cores=2 \
   >"$log" 2>&1 &
 pid=$!
-for _ in $(seq 50); do
-  in_ns ip link show "$ifc" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-in_ns ip addr add 198.18.7.1/24 dev "$ifc"
-in_ns ip link set "$ifc" up
+ns_track_pid "$pid"
+ns_tap_up "$ifc" 198.18.7.1/24 || fail "TAP $ifc did not appear"
 url=http://198.18.7.2
-for _ in $(seq 50); do
-  in_ns curl -s -m 1 -o /dev/null "$url/" && break
-  sleep 0.1
-done
+ns_wait_http "$url/" || true  # (as before: the first GET below finds out)
 
 [[ "$(in_ns curl -s -m 5 "$url/hello")" == "Hello, World!" ]] || fail "GET /hello"
 [[ "$(in_ns curl -s -m 5 --data-binary 'coronet echo' "$url/echo")" == "coronet echo" ]] || fail "POST /echo"
-head -c 300000 /dev/urandom >"$log.body"
-in_ns curl -s -m 10 -H 'Transfer-Encoding: chunked' --data-binary @"$log.body" "$url/echo" -o "$log.back"
-cmp -s "$log.body" "$log.back" || fail "chunked 300 kB POST /echo did not come back whole"
-rm -f "$log.body" "$log.back"
+body=$(ns_tmpfile)
+back=$(ns_tmpfile)
+head -c 300000 /dev/urandom >"$body"
+in_ns curl -s -m 10 -H 'Transfer-Encoding: chunked' --data-binary @"$body" "$url/echo" -o "$back"
+cmp -s "$body" "$back" || fail "chunked 300 kB POST /echo did not come back whole"
 [[ "$(in_ns curl -s -m 10 "$url/bytes/1000000" | wc -c)" == "1000000" ]] || fail "GET /bytes/1000000"
 in_ns curl -s -m 5 -I "$url/bytes/77" | grep -q "Content-Length: 77" || fail "HEAD"
 [[ "$(in_ns curl -s -m 5 -o /dev/null -w '%{http_code}' "$url/nothing")" == "404" ]] || fail "404"
@@ -64,7 +51,5 @@ c1=$(awk -F' ' '/^httpd_requests_total\{core="1"\}/ {print $2}' <<<"$metrics")
 echo "requests per engine: core 0 $c0, core 1 $c1"
 [[ "${c0:-0}" -gt 0 && "${c1:-0}" -gt 0 ]] || fail "both engines should have served: $c0 / $c1"
 
-kill -TERM "$pid"
-wait "$pid" || fail "httpd did not stop cleanly"
-pid=""
+ns_stop "$pid" || fail "httpd did not stop cleanly"
 echo "PASS"

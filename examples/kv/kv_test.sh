@@ -1,28 +1,17 @@
 #!/usr/bin/env bash
 # kv_server on two cores (kernel stack on a test-made namespace's loopback; keys sharded over the
 # cores with submit_to), driven by kv_client.py, a scripted memcached client. Needs root.
+# Args: kv_server kv_client.py lib.sh
 set -euo pipefail
 server=$1
 client=$2
-ns="coronet-kv-$$"
-log=$(mktemp)
-pid=""
-cleanup() {
-  if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
-  ip netns del "$ns" 2>/dev/null || true
-  rm -f "$log"
-}
-trap cleanup EXIT
-ip netns add "$ns"
-ip netns exec "$ns" ip link set lo up
-ip netns exec "$ns" "$server" --stack=kernel --cores=2 --port=11211 >"$log" 2>&1 &
+source "$3"
+ns_init kv
+log=$(ns_tmpfile)
+ip netns exec "$NS" "$server" --stack=kernel --cores=2 --port=11211 >"$log" 2>&1 &
 pid=$!
-for _ in $(seq 50); do
-  ip netns exec "$ns" ss -ltn 2>/dev/null | grep -q ':11211 ' && break
-  sleep 0.1
-done
-ip netns exec "$ns" timeout 60 python3 "$client" 127.0.0.1 11211 || { cat "$log"; exit 1; }
-kill -TERM "$pid"
-wait "$pid" || { echo "kv_server did not stop cleanly"; cat "$log"; exit 1; }
-pid=""
+ns_track_pid "$pid"
+ns_wait_listen 11211 || true  # (as before: the client below finds out)
+in_ns timeout 60 python3 "$client" 127.0.0.1 11211 || { cat "$log"; exit 1; }
+ns_stop "$pid" || { echo "kv_server did not stop cleanly"; cat "$log"; exit 1; }
 echo "PASS"

@@ -8,6 +8,7 @@
 #   ns_track_pid $!
 #   ns_tap_up cn0 198.18.7.1/24         # waits for the TAP, addresses and raises it
 #   in_ns curl ...
+#   ns_stop "$pid" || fail ...          # TERM, wait: its exit status; no longer tracked
 #
 # Test network rules (../shared/DESIGN.md): only namespaces the test made itself, addresses from
 # 198.18.0.0/15 inside them, bounded waits.
@@ -15,6 +16,7 @@
 NS=""
 NS_PIDS=()
 NS_FILES=()
+NS_TMP=""  # made by ns_init: ns_tmpfile/ns_tmpdir create inside it (works from $(...) too)
 
 # Kills the tracked processes (TERM, then KILL after a second), deletes the namespace and the
 # tracked files. Safe to call more than once.
@@ -37,13 +39,17 @@ ns_cleanup() {
   NS=""
   if ((${#NS_FILES[@]})); then rm -rf "${NS_FILES[@]}"; fi
   NS_FILES=()
+  NS_TMP=""
 }
 
-# Creates the namespace coronet-TAG-$$ (with loopback up) and traps cleanup on exit and signals.
+# Creates the namespace coronet-TAG-$$ (with loopback up) and a temporary directory for
+# ns_tmpfile/ns_tmpdir, and traps cleanup on exit and signals.
 ns_init() {
   NS="coronet-$1-$$"
   trap ns_cleanup EXIT
   trap 'exit 130' INT TERM
+  NS_TMP=$(mktemp -d)
+  NS_FILES+=("$NS_TMP")
   ip netns add "$NS"
   ip netns exec "$NS" ip link set lo up
 }
@@ -52,12 +58,37 @@ in_ns() { ip netns exec "$NS" "$@"; }
 
 ns_track_pid() { NS_PIDS+=("$1"); }
 
-# A temporary file removed on exit; its name is printed.
+# Forgets PID (one the test has reaped itself): cleanup will not signal it.
+ns_untrack_pid() {
+  local p keep=()
+  for p in "${NS_PIDS[@]}"; do [[ "$p" == "$1" ]] || keep+=("$p"); done
+  NS_PIDS=("${keep[@]}")
+}
+
+# Stops PID with TERM and waits for it; returns its exit status. It is no longer tracked.
+ns_stop() {
+  local rc=0
+  kill -TERM "$1"
+  wait "$1" || rc=$?
+  ns_untrack_pid "$1"
+  return "$rc"
+}
+
+# A temporary file removed on exit; its name is printed. After ns_init it lives in NS_TMP, so
+# `f=$(ns_tmpfile)` (a subshell, whose NS_FILES the caller never sees) is cleaned up too.
 ns_tmpfile() {
   local f
-  f=$(mktemp)
+  if [[ -n "$NS_TMP" ]]; then f=$(mktemp -p "$NS_TMP"); else f=$(mktemp); fi
   NS_FILES+=("$f")
   echo "$f"
+}
+
+# The same for a temporary directory.
+ns_tmpdir() {
+  local d
+  if [[ -n "$NS_TMP" ]]; then d=$(mktemp -d -p "$NS_TMP"); else d=$(mktemp -d); fi
+  NS_FILES+=("$d")
+  echo "$d"
 }
 
 # Waits (up to ~5 s) for interface IF to appear in the namespace, then gives the kernel side the
@@ -84,10 +115,23 @@ ns_wait_http() {
 }
 
 # Waits up to TRIES x 0.1 s for PATTERN (grep -E) in FILE. Truncate FILE before the event.
+# With PID, gives up (non-zero) as soon as that process has exited.
 ns_wait_log() {
-  local file=$1 pattern=$2 tries=${3:-50}
+  local file=$1 pattern=$2 tries=${3:-50} pid=${4:-}
   for _ in $(seq "$tries"); do
     grep -qE "$pattern" "$file" 2>/dev/null && return 0
+    [[ -z "$pid" ]] || kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# Waits up to TRIES x 0.1 s for a TCP listener on PORT inside the namespace.
+ns_wait_listen() {
+  local port=$1 tries=${2:-50}
+  for _ in $(seq "$tries"); do
+    # (ss's whole output first: a grep -q that stops reading early must not fail the pipe)
+    grep -q ":$port " <<<"$(in_ns ss -ltn 2>/dev/null)" && return 0
     sleep 0.1
   done
   return 1

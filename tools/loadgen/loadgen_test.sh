@@ -9,22 +9,15 @@
 #     http_status, Connection: close answered by reconnecting;
 #  5. a bad flag is refused with exit status 2 and names the flag.
 # Needs root. Every step is bounded (timeout), everything started is stopped on any exit.
+# Args: loadgen echo_server lib.sh
 set -euo pipefail
 loadgen=$(realpath "$1")
 server=$(realpath "$2")
+source "$3"
 py=/usr/bin/python3
-ns="coronet-loadgen-$$"
 tap="cnlg0"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  ip netns del "$ns" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-in_ns() { ip netns exec "$ns" "$@"; }
+ns_init loadgen
+work=$(ns_tmpdir)
 
 # expect FILE PYTHON-EXPRESSION: the JSON object in FILE (d) satisfies the expression.
 expect() {
@@ -39,14 +32,7 @@ PY
 }
 
 # wait_listen PORT: until something listens on PORT in the namespace (at most 5 s).
-wait_listen() {
-  for _ in $(seq 50); do
-    in_ns ss -ltn 2>/dev/null | grep -q ":$1 " && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on port $1"
-  exit 1
-}
+wait_listen() { ns_wait_listen "$1" || { echo "nothing listens on port $1"; exit 1; }; }
 
 # run_loadgen NAME EXPECTED-STATUS ARGS...: runs loadgen in the namespace with --json, shows its
 # text report and JSON, checks the exit status.
@@ -61,10 +47,8 @@ run_loadgen() {
   [[ "$rc" == "$want" ]] || { echo "exit status $rc, expected $want"; cat "$work/$name.err"; exit 1; }
 }
 
-ip netns add "$ns"
-in_ns ip link set lo up
-in_ns "$server" --stack=kernel --cores=1 --port=7 >"$work/echo.log" 2>&1 &
-pids+=($!)
+ip netns exec "$NS" "$server" --stack=kernel --cores=1 --port=7 >"$work/echo.log" 2>&1 &
+ns_track_pid $!
 wait_listen 7
 
 # 1. Kernel stack, keep-alive and short connections.
@@ -93,18 +77,14 @@ expect "$work/refused.json" 'd["errors"]["total"] == d["errors"]["connect_refuse
 user_run() {  # NAME ARGS...: loadgen on the user stack while this shell configures the TAP
   local name=$1
   shift
-  in_ns timeout 60 "$loadgen" --stack=user --nic="tap:$tap" --addr=198.18.6.2/24 \
+  ip netns exec "$NS" timeout 60 "$loadgen" --stack=user --nic="tap:$tap" --addr=198.18.6.2/24 \
     --target=198.18.6.1:7 --wait=10 "$@" --json >"$work/$name.json" 2>"$work/$name.err" &
   local lp=$!
-  pids+=($lp)
-  for _ in $(seq 100); do
-    in_ns ip link show "$tap" >/dev/null 2>&1 && break
-    sleep 0.05
-  done
-  in_ns ip addr add 198.18.6.1/24 dev "$tap"
-  in_ns ip link set "$tap" up
+  ns_track_pid $lp
+  ns_tap_up "$tap" 198.18.6.1/24 || { echo "TAP $tap did not appear"; cat "$work/$name.err"; exit 1; }
   local rc=0
   wait "$lp" || rc=$?
+  ns_untrack_pid $lp
   echo "== loadgen --stack=user $*  (exit $rc)"
   grep -v '^\[' "$work/$name.err" || true
   cat "$work/$name.json"
@@ -156,8 +136,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 http.server.ThreadingHTTPServer(("127.0.0.1", 8080), Handler).serve_forever()
 PY
-in_ns "$py" "$work/httpd.py" >"$work/httpd.log" 2>&1 &
-pids+=($!)
+ip netns exec "$NS" "$py" "$work/httpd.py" >"$work/httpd.log" 2>&1 &
+ns_track_pid $!
 wait_listen 8080
 run_loadgen http 0 --stack=kernel --target=127.0.0.1:8080 --mode=http --connections=4 \
   --pipeline=4 --duration=1 --warmup=0.2
