@@ -90,6 +90,7 @@ void TcpLayer::input(nic::Packet* p, const IpRxInfo& info) {
     syn_sent_input(*t, *h);
   } else {
     t->last_rx = engine_.reactor().now();  // any segment proves the peer alive (keepalive)
+    t->rto_unanswered = 0;
     t->keepalive_probes = 0;
     rx_packet_ = p->next() == nullptr ? p : nullptr;  // (a linearised chain cannot be held)
     const bool could_hold = rx_packet_ != nullptr;

@@ -339,6 +339,7 @@ void TcpLayer::on_rexmit_timeout(Tcb& t) {
     return;
   }
   if (t.snd_una == t.snd_max) return;  // everything was acknowledged meanwhile
+  ++t.rto_unanswered;
   // RFC 9293 §3.8.4 USER TIMEOUT (RFC 5482): data unacknowledged this long ends the connection.
   if (t.user_timeout.count() > 0 && engine_.reactor().now() - t.una_progress >= t.user_timeout) {
     ++stats_.user_timeouts;
@@ -346,8 +347,11 @@ void TcpLayer::on_rexmit_timeout(Tcb& t) {
     set_closed(t, Errc::kTimedOut);
     return;
   }
-  // A zero window is probed without limit while the peer keeps answering (RFC 1122 §4.2.2.17).
-  if (t.backoff > config_.max_retries && t.snd_wnd != 0) {
+  // A zero window is probed without limit while the peer keeps answering (RFC 1122 §4.2.2.17);
+  // a peer that closed its window and then fell silent gets max_retries like any other (found
+  // by tests/fuzz/frame_fuzz: such a connection, or a FIN behind its zero window, lived forever).
+  if (t.backoff > config_.max_retries &&
+      (t.snd_wnd != 0 || t.rto_unanswered > config_.max_retries)) {
     log::debug("tcp {} -> {}: {} retransmissions unanswered, giving up", t.local.to_string(),
                t.remote.to_string(), config_.max_retries);
     send_rst(t.local, t.remote, t.snd_max, SeqNum(), false);

@@ -156,6 +156,7 @@ struct Tcb {
   coro::TimePoint rtt_start{};
   coro::TimePoint rexmit_deadline{};  // when the armed retransmission timer fires
   unsigned backoff = 0;  // consecutive RTO expiries (kept until a valid RTT sample: Karn)
+  unsigned rto_unanswered = 0;  // RTO expiries since the peer last sent anything at all
   bool syn_retransmitted = false;  // RFC 6298 §5.7
   // Congestion control (congestion.h) and loss recovery: NewReno (RFC 6582) without SACK,
   // RFC 6675 with it, both paced by PRR (RFC 6937).

@@ -141,6 +141,30 @@ void Bench::check(const char* after) {
   if (!v.empty()) fail(std::string(after) + ": " + v);
 }
 
+void Bench::finish() {
+  conn = Connection();
+  active = Error(Errc::kCancelled);
+  s.listener.reset();
+  run_for(std::chrono::minutes(30));
+  check("after the end");
+  std::string left;
+  s.tcp.for_each_connection([&](const stack::tcp::Tcb& t) {
+    left += std::string(" ") + state_name(t.state);
+  });
+  if (!left.empty()) fail("connections left 30 minutes after the app let go:" + left);
+  if (s.tcp.recv_memory().used != 0) {
+    fail("receive memory still charged: " + std::to_string(s.tcp.recv_memory().used) + " bytes");
+  }
+  const auto& chunks = s.tcp.send_chunks().stats();
+  if (chunks.in_use != 0 || chunks.views_in_use != 0) {
+    fail("send chunks still in use: " + std::to_string(chunks.in_use) + " chunks, " +
+         std::to_string(chunks.views_in_use) + " views");
+  }
+  if (s.dev.pool(0).stats().in_use != 0) {
+    fail("device packets not returned: " + std::to_string(s.dev.pool(0).stats().in_use));
+  }
+}
+
 void Bench::read_now(bool verify) {
   if (!conn.valid()) return;
   std::byte buf[4096];

@@ -82,6 +82,10 @@ class Bench {
   void run_for(coro::Duration d);
   // Invariants of the layer (tests/fuzz/tcp_invariants.h); aborts with a message on a violation.
   void check(const char* after);
+  // The end of an input: the app drops its handles and the listener, 30 minutes pass; then no
+  // connection may be left (every one closed, timed out or was reset) and every buffer must be
+  // back: receive memory, send chunks and views, device packets. Aborts otherwise.
+  void finish();
   // The app reads what is readable now (without waiting); with `verify`, checks it against
   // peer_byte() (when the peer only ever sends its true stream).
   void read_now(bool verify = true);

@@ -174,5 +174,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   b.check("after the final ACK");
   b.run_for(300s);
   b.check("after five minutes");
+  b.finish();
   return 0;
 }

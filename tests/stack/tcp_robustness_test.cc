@@ -524,6 +524,43 @@ TEST(TcpRobustness, HalfClosedConnectionStaysInFinWait2WhileItsUserReads) {
   EXPECT_EQ(s.tcp.stats().fin_wait_2_timeouts, 1u);
 }
 
+// RFC 1122 §4.2.2.17: a zero window is probed for as long as the peer answers the probes, but a
+// peer that closes its window and then falls silent is given up after max_retries like any
+// unanswered retransmission (found by tests/fuzz/frame_fuzz: it was probed forever, and a FIN
+// behind such a window kept a closed connection alive forever).
+TEST(TcpRobustness, SilentPeerBehindAZeroWindowTimesOut) {
+  stack::tcp::TcpConfig cfg;
+  cfg.max_retries = 5;
+  TcpScript s(cfg);
+  auto e = s.establish(kPort);
+  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = e.our_iss + 1, .window = 0}, kPort);
+  const auto data = bytes_of("waiting for a window");
+  ASSERT_TRUE(s.v.reactor.block_on(e.conn.write(data)).has_value());
+  for (int i = 0; i < 3600 && e.conn.state() != State::kClosed; ++i) s.advance(1s);
+  EXPECT_EQ(e.conn.state(), State::kClosed);
+  EXPECT_EQ(s.tcp.stats().connections_timed_out, 1u);
+  EXPECT_GE(s.tcp.stats().persist_probes, 5u);
+}
+
+TEST(TcpRobustness, ZeroWindowIsProbedForAsLongAsThePeerAnswers) {
+  stack::tcp::TcpConfig cfg;
+  cfg.max_retries = 5;
+  TcpScript s(cfg);
+  auto e = s.establish(kPort);
+  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = e.our_iss + 1, .window = 0}, kPort);
+  const auto data = bytes_of("waiting for a window");
+  ASSERT_TRUE(s.v.reactor.block_on(e.conn.write(data)).has_value());
+  for (int i = 0; i < 3600; ++i) {
+    s.advance(1s);
+    while (auto probe = s.next_sent()) {  // each probe answered: still no room
+      s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = e.our_iss + 1, .window = 0}, kPort);
+    }
+  }
+  EXPECT_EQ(e.conn.state(), State::kEstablished);
+  EXPECT_GT(s.tcp.stats().persist_probes, 5u);
+  EXPECT_EQ(s.tcp.stats().connections_timed_out, 0u);
+}
+
 // A reader suspended in read() while another coroutine closes the connection is woken with an
 // answer, and the TCB outlives it (no use after free under ASan).
 TEST(TcpRobustness, ReaderSuspendedDuringCloseIsWokenSafely) {
