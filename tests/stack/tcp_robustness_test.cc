@@ -528,14 +528,25 @@ TEST(TcpRobustness, HalfClosedConnectionStaysInFinWait2WhileItsUserReads) {
 // peer that closes its window and then falls silent is given up after max_retries like any
 // unanswered retransmission (found by tests/fuzz/frame_fuzz: it was probed forever, and a FIN
 // behind such a window kept a closed connection alive forever).
+// A connection (max_retries 5) whose peer closed its window, with bytes waiting behind it.
+struct BehindAZeroWindow {
+  BehindAZeroWindow() : s(config()), e(s.establish(kPort)) {
+    s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = e.our_iss + 1, .window = 0}, kPort);
+    EXPECT_TRUE(s.v.reactor.block_on(e.conn.write(bytes_of("waiting for a window"))).has_value());
+  }
+  static stack::tcp::TcpConfig config() {
+    stack::tcp::TcpConfig cfg;
+    cfg.max_retries = 5;
+    return cfg;
+  }
+  TcpScript s;
+  TcpScript::Established e;
+};
+
 TEST(TcpRobustness, SilentPeerBehindAZeroWindowTimesOut) {
-  stack::tcp::TcpConfig cfg;
-  cfg.max_retries = 5;
-  TcpScript s(cfg);
-  auto e = s.establish(kPort);
-  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = e.our_iss + 1, .window = 0}, kPort);
-  const auto data = bytes_of("waiting for a window");
-  ASSERT_TRUE(s.v.reactor.block_on(e.conn.write(data)).has_value());
+  BehindAZeroWindow z;
+  TcpScript& s = z.s;
+  auto& e = z.e;
   for (int i = 0; i < 3600 && e.conn.state() != State::kClosed; ++i) s.advance(1s);
   EXPECT_EQ(e.conn.state(), State::kClosed);
   EXPECT_EQ(s.tcp.stats().connections_timed_out, 1u);
@@ -543,13 +554,9 @@ TEST(TcpRobustness, SilentPeerBehindAZeroWindowTimesOut) {
 }
 
 TEST(TcpRobustness, ZeroWindowIsProbedForAsLongAsThePeerAnswers) {
-  stack::tcp::TcpConfig cfg;
-  cfg.max_retries = 5;
-  TcpScript s(cfg);
-  auto e = s.establish(kPort);
-  s.send(Seg{.flags = flag::kAck, .seq = 1001, .ack = e.our_iss + 1, .window = 0}, kPort);
-  const auto data = bytes_of("waiting for a window");
-  ASSERT_TRUE(s.v.reactor.block_on(e.conn.write(data)).has_value());
+  BehindAZeroWindow z;
+  TcpScript& s = z.s;
+  auto& e = z.e;
   for (int i = 0; i < 3600; ++i) {
     s.advance(1s);
     while (auto probe = s.next_sent()) {  // each probe answered: still no room
