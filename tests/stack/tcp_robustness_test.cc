@@ -12,6 +12,7 @@
 #include "stack/net/bytes.h"
 #include "stack/net/checksum.h"
 
+#include "tests/stack/tcp_hostile_helpers.h"
 #include "tests/stack/tcp_script.h"
 
 namespace coronet::testing {
@@ -330,36 +331,7 @@ TEST(TcpRobustness, UserTimeoutEndsAConnectionWhoseDataIsNeverAcked) {
 // our segments (RFC 792 / RFC 1191 for type 3 code 4).
 void send_icmp_error(TcpScript& s, std::uint8_t type, std::uint8_t code, std::uint16_t mtu,
                      std::uint32_t quoted_seq) {
-  std::vector<std::byte> f(14 + 20 + 8 + 20 + 8);
-  std::memcpy(f.data(), ScriptDevice::kOurMac.bytes().data(), 6);
-  std::memcpy(f.data() + 6, ScriptDevice::kPeerMac.bytes().data(), 6);
-  stack::store_be16(f.data() + 12, 0x0800);
-  std::byte* ip = f.data() + 14;
-  ip[0] = std::byte{0x45};
-  stack::store_be16(ip + 2, static_cast<std::uint16_t>(f.size() - 14));
-  ip[8] = std::byte{64};
-  ip[9] = std::byte{1};
-  stack::store_be32(ip + 12, TcpScript::kPeerAddr.raw());  // a router near the peer
-  stack::store_be32(ip + 16, TcpScript::kOurAddr.raw());
-  stack::store_be16(ip + 10, stack::internet_checksum({ip, 20}));
-  std::byte* icmp = ip + 20;
-  icmp[0] = std::byte{type};
-  icmp[1] = std::byte{code};
-  stack::store_be16(icmp + 6, mtu);
-  std::byte* q = icmp + 8;  // the quoted datagram: our IP header ...
-  q[0] = std::byte{0x45};
-  stack::store_be16(q + 2, 1500);
-  q[8] = std::byte{64};
-  q[9] = std::byte{6};
-  stack::store_be32(q + 12, TcpScript::kOurAddr.raw());
-  stack::store_be32(q + 16, TcpScript::kPeerAddr.raw());
-  stack::store_be16(q + 10, stack::internet_checksum({q, 20}));
-  std::byte* tcp = q + 20;  // ... and the first 8 bytes of our TCP header
-  stack::store_be16(tcp, kPort);
-  stack::store_be16(tcp + 2, TcpScript::kPeerPort);
-  stack::store_be32(tcp + 4, quoted_seq);
-  stack::store_be16(icmp + 2, stack::internet_checksum({icmp, f.size() - 34}));
-  s.dev.inject(f);
+  s.dev.inject(hostile::icmp_error_frame(type, code, mtu, quoted_seq));
   s.settle();
 }
 
