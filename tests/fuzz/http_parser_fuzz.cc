@@ -344,6 +344,21 @@ Run parse_whole(std::string_view input, const Limits& limits) {
   return run;
 }
 
+// Parses every request complete in buf[*start, end) as the server would after a read, checking
+// and recording each outcome and moving *start past it; false once an error ended the stream.
+bool parse_available(Parser& parser, Request& req, const Limits& limits, char* buf,
+                     std::size_t end, std::size_t* start, Run& run) {
+  for (;;) {
+    const std::span<char> rest(buf + *start, end - *start);
+    const Result r = parser.parse(rest, req);
+    check_result(r, req, parser, rest, limits);
+    if (r.need_more()) return true;
+    run.outcomes.push_back(snap(r, req));
+    if (r.error()) return false;
+    *start += r.consumed;
+  }
+}
+
 // The stream arriving one byte at a time into one buffer, parsed after every byte.
 Run parse_bytewise(std::string_view input, const Limits& limits) {
   std::vector<char> buf(input.begin(), input.end());
@@ -352,15 +367,7 @@ Run parse_bytewise(std::string_view input, const Limits& limits) {
   Run run;
   std::size_t start = 0;
   for (std::size_t filled = 0; filled <= buf.size(); ++filled) {
-    for (;;) {
-      const std::span<char> rest(buf.data() + start, filled - start);
-      const Result r = parser.parse(rest, req);
-      check_result(r, req, parser, rest, limits);
-      if (r.need_more()) break;
-      run.outcomes.push_back(snap(r, req));
-      if (r.error()) return run;
-      start += r.consumed;
-    }
+    if (!parse_available(parser, req, limits, buf.data(), filled, &start, run)) return run;
   }
   run.ended_in_head = parser.head_complete();
   return run;
@@ -389,15 +396,7 @@ Run parse_moving(std::string_view input, const Limits& limits, Pieces pieces) {
     held_size += piece;
     fed += piece;
     std::size_t start = 0;
-    for (;;) {
-      const std::span<char> rest(held.get() + start, held_size - start);
-      const Result r = parser.parse(rest, req);
-      check_result(r, req, parser, rest, limits);
-      if (r.need_more()) break;
-      run.outcomes.push_back(snap(r, req));
-      if (r.error()) return run;
-      start += r.consumed;
-    }
+    if (!parse_available(parser, req, limits, held.get(), held_size, &start, run)) return run;
     // Compact: the unfinished request moves to the front of a new buffer.
     std::unique_ptr<char[]> compacted = allocate(held_size - start);
     if (held_size > start) std::memcpy(compacted.get(), held.get() + start, held_size - start);

@@ -14,6 +14,7 @@
 
 #include "tests/stack/tcp_hostile_helpers.h"
 #include "tests/stack/tcp_script.h"
+#include "tests/stack/tcp_states_helpers.h"
 
 namespace coronet::testing {
 namespace {
@@ -431,8 +432,7 @@ TEST(TcpRobustness, DataDuringCloseResetsInsteadOfStalling) {
   TcpScript s;
   auto e = s.establish(kPort);
   std::optional<Result<void>> closed;
-  auto closer = [&]() -> coro::Task<void> { closed = co_await e.conn.close(); };
-  s.v.reactor.spawn(closer());
+  s.v.reactor.spawn(states::close_task(&e.conn, &closed));
   s.settle();
   auto fin = s.next_sent();
   ASSERT_TRUE(fin.has_value());
@@ -459,8 +459,7 @@ TEST(TcpRobustness, ClosedConnectionLeavesFinWait2AfterTheTimeout) {
   TcpScript s;
   auto e = s.establish(kPort);
   std::optional<Result<void>> closed;
-  auto closer = [&]() -> coro::Task<void> { closed = co_await e.conn.close(); };
-  s.v.reactor.spawn(closer());
+  s.v.reactor.spawn(states::close_task(&e.conn, &closed));
   s.settle();
   auto fin = s.next_sent();
   ASSERT_TRUE(fin.has_value());
